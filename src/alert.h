@@ -1,0 +1,73 @@
+/*
+ * alert - internal-virus alerts: compose, spool durably, submit, retry.
+ *
+ * SYNOPSIS
+ *	alert_compose(&info, &msg, &len, err, errlen);
+ *	alert_enqueue(spool_dir, msg, len, id, idlen, err, errlen);
+ *	alert_flush(spool_dir, sendmail_argv, timeout_s, &stats, err, errlen);
+ *
+ * DESCRIPTION
+ *	An alert tells the internal alert list that an internal host sent a
+ *	virus. alert_compose() builds a complete RFC 5322 message (From, To,
+ *	Subject, Date, Message-ID, Auto-Submitted: auto-generated, MIME-Version,
+ *	text/plain UTF-8) naming the client address and name, HELO, auth user,
+ *	envelope sender, recipients, subject of the infected message, viruses,
+ *	queue id, quarantine id and the time. Every untrusted value is
+ *	sanitised: CR, LF and other control characters become '?', and header
+ *	values are length-limited, so nothing can inject a header or a line.
+ *	The recipients of the alert are only info->to; the envelope sender of
+ *	the infected mail never receives anything.
+ *
+ *	alert_enqueue() writes the message into spool_dir as one file through
+ *	the durable recipe, before any attempt to send it. alert_flush() tries
+ *	to submit every spooled alert (oldest first) with submit_message(); an
+ *	alert is removed from the spool only after the command exits 0. A
+ *	failed alert stays and is tried again at the next flush, so an alert is
+ *	never lost because the MTA was briefly down.
+ *
+ * OWNERSHIP
+ *	alert_compose() returns a malloc'd message the caller frees.
+ *
+ * ERRORS
+ *	0 on success, -1 with err set. alert_flush() returns 0 if every alert
+ *	was sent, -1 if any is still pending (stats say how many and err the
+ *	last reason).
+ *
+ * THREAD SAFETY
+ *	compose and enqueue are safe from any thread. alert_flush() takes an
+ *	flock(2) on spool_dir/.lock so that two flushers (the daemon's retry
+ *	thread and a `klaxon check`) never send the same alert twice. Does not log.
+ */
+#ifndef KLAXON_ALERT_H
+#define KLAXON_ALERT_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "envelope.h"
+
+struct alert_info {
+	const struct envelope *env;
+	const char *subject;             /* of the infected message, may be NULL */
+	const char *const *viruses;
+	size_t nviruses;
+	const char *quarantine_id;
+	const char *from;                /* alert_from */
+	const char *const *to;           /* alert_to addresses */
+	size_t nto;
+	const char *hostname;            /* this host, for Message-ID and text */
+	time_t when;
+};
+
+struct alert_flush_stats {
+	unsigned sent;
+	unsigned pending;
+};
+
+int alert_compose(const struct alert_info *info, char **msg, size_t *len, char *err, size_t errlen);
+int alert_enqueue(const char *spool_dir, const char *msg, size_t len, char *id_out, size_t idlen,
+		  char *err, size_t errlen);
+int alert_flush(const char *spool_dir, char *const sendmail_argv[], unsigned timeout_s,
+		struct alert_flush_stats *stats, char *err, size_t errlen);
+
+#endif

@@ -5,10 +5,11 @@
 # can live side by side: `make BUILD=build-san SAN=1`.
 
 BUILD   ?= build
+VERSION  = 0.1.0
 SAN     ?=
 CC      ?= cc
 PKGS     = milter libclamav libcrypto
-CSTD     = -std=c17 -D_GNU_SOURCE
+CSTD     = -std=c17 -D_GNU_SOURCE -DKLAXON_VERSION=\"$(VERSION)\"
 WARN     = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 OPT     ?= -O2 -g
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -pthread $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

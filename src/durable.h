@@ -14,6 +14,13 @@
  *
  *	durable_write_all() writes len bytes, retrying short writes and EINTR.
  *
+ *	durable_mkdir() is mkdir -p: components it creates get exactly mode
+ *	(whatever the umask) and their parent is fsync(2)ed; existing
+ *	directories are left alone.
+ *
+ *	durable_sync_dir() fsync(2)s a directory, so that an unlink (or any
+ *	other change of names) in it survives a crash.
+ *
  * ERRORS
  *	Every function returns 0 on success and -1 on failure, with a message
  *	that names the failed system call and the path in err.
@@ -32,5 +39,6 @@ int durable_write(const char *dir, const char *name, durable_writer_fn writer, v
 		  char *err, size_t errlen);
 int durable_write_all(int fd, const void *buf, size_t len, char *err, size_t errlen);
 int durable_mkdir(const char *dir, unsigned mode, char *err, size_t errlen); /* mkdir -p, checked */
+int durable_sync_dir(const char *dir, char *err, size_t errlen);
 
 #endif

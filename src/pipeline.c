@@ -1,0 +1,370 @@
+/*
+ * pipeline - scan, decide, act. See pipeline.h for the contract.
+ */
+#include "pipeline.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alert.h"
+#include "log.h"
+#include "quarantine.h"
+
+/* pipeline_sanitize - copy, with control characters and '%' made harmless */
+void pipeline_sanitize(char *dst, size_t dstlen, const char *src)
+{
+	size_t n = 0;
+	for (; src && *src && n + 1 < dstlen; src++) {
+		unsigned char c = (unsigned char)*src;
+		/* '%' is kept out because libmilter and some MTAs treat reply
+		 * text as a format; control characters could split lines. */
+		dst[n++] = (c < 0x20 || c == 0x7f || c == '%') ? '?' : (char)c;
+	}
+	if (dstlen)
+		dst[n] = '\0';
+}
+
+/* pipeline_header_value - the first `name:` header in the head, unfolded */
+void pipeline_header_value(const char *head, size_t len, const char *name, char *out, size_t outlen)
+{
+	size_t nlen = strlen(name);
+	const char *end = head + len;
+	out[0] = '\0';
+	for (const char *line = head; line < end;) {
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
+		const char *next = eol ? eol + 1 : end;
+		if (line == eol || (line + 1 == eol && *line == '\r'))
+			return; /* blank line: end of the header section */
+		if ((size_t)(end - line) > nlen && strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
+			char raw[1024];
+			size_t n = 0;
+			const char *p = line + nlen + 1;
+			/* Take continuation lines too, folding each line break to a space. */
+			while (p < end && n + 1 < sizeof(raw)) {
+				if (*p == '\r' || *p == '\n') {
+					const char *q = p + (*p == '\r' && p + 1 < end && p[1] == '\n' ? 2 : 1);
+					if (q >= end || (*q != ' ' && *q != '\t'))
+						break;
+					p = q;
+					continue;
+				}
+				raw[n++] = *p++;
+			}
+			raw[n] = '\0';
+			const char *v = raw;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			pipeline_sanitize(out, outlen, v);
+			return;
+		}
+		line = next;
+	}
+}
+
+/* pipeline_virus_list - "A, B and 3 more", bounded to fit in a reply line */
+static void pipeline_virus_list(const struct scan_verdict *v, char *out, size_t outlen)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < v->nviruses; i++) {
+		char name[128];
+		pipeline_sanitize(name, sizeof(name), v->viruses[i]);
+		if (n + strlen(name) + 32 >= outlen || n > 240) {
+			snprintf(out + n, outlen - n, " and %zu more", v->nviruses - i);
+			return;
+		}
+		n += (size_t)snprintf(out + n, outlen - n, "%s%s", i ? ", " : "", name);
+	}
+}
+
+/* pipeline_expand - a reply template with %v, %r, %l and %% filled in */
+static void pipeline_expand(const char *tmpl, const char *viruses, const char *reason,
+			    const char *limit, char *out, size_t outlen)
+{
+	size_t n = 0;
+	for (const char *t = tmpl; *t && n + 1 < outlen; t++) {
+		const char *fill = NULL;
+		if (*t == '%' && t[1]) {
+			switch (t[1]) {
+			case 'v': fill = viruses; break;
+			case 'r': fill = reason; break;
+			case 'l': fill = limit; break;
+			case '%': fill = "%"; break;
+			}
+		}
+		if (fill == NULL) {
+			out[n++] = *t;
+			continue;
+		}
+		t++;
+		n += (size_t)snprintf(out + n, outlen - n, "%s", fill);
+		if (n >= outlen)
+			n = outlen - 1;
+	}
+	out[n] = '\0';
+}
+
+/* pipeline_set_reply - split "550 5.7.1 text" into the result */
+static void pipeline_set_reply(struct pipeline_result *r, const char *reply)
+{
+	/* config_load() checked the shape: "DDD X.Y.Z text". */
+	snprintf(r->rcode, sizeof(r->rcode), "%.3s", reply);
+	const char *x = reply + 4;
+	size_t xlen = strcspn(x, " ");
+	snprintf(r->xcode, sizeof(r->xcode), "%.*s", (int)(xlen < 15 ? xlen : 15), x);
+	pipeline_sanitize(r->text, sizeof(r->text), x + xlen + (x[xlen] ? 1 : 0));
+}
+
+/* pipeline_fail - turn the message into a tempfail with a reason */
+static void pipeline_fail(struct pipeline_result *r, const char *reason, const char *detail)
+{
+	r->action = ACTION_TEMPFAIL;
+	snprintf(r->reason, sizeof(r->reason), "%s", reason);
+	if (detail)
+		snprintf(r->detail, sizeof(r->detail), "%s", detail);
+}
+
+/* pipeline_scan - hold a slot, scan memory or file */
+static void pipeline_scan(struct snapshot *snap, struct spool *spool, struct pipeline_result *r)
+{
+	if (snapshot_slot_take(snap) == -1) {
+		r->scan.status = SCAN_ERROR;
+		snprintf(r->scan.error, sizeof(r->scan.error),
+			 "no scan slot free within %u s (max_concurrent_scans = %u)",
+			 snap->cfg->scan_wait_timeout, snap->cfg->max_concurrent_scans);
+		return;
+	}
+	size_t len;
+	const void *mem = spool_memory(spool, &len);
+	if (mem)
+		scanner_scan_memory(snap->scanner, mem, len, &r->scan);
+	else
+		scanner_scan_fd(snap->scanner, spool_fd(spool), &r->scan);
+	snapshot_slot_give(snap);
+}
+
+/* pipeline_quarantine - the durable copy; -1 if it could not be made */
+static int pipeline_quarantine(struct snapshot *snap, const struct envelope *env,
+			       struct spool *spool, struct pipeline_result *r)
+{
+	struct quarantine_meta meta = {
+		.env = env,
+		.class = "virus",
+		.viruses = (const char *const *)r->scan.viruses,
+		.nviruses = r->scan.nviruses,
+		.reason = r->detail[0] ? r->detail : NULL,
+		.when = time(NULL),
+		.size = spool_size(spool),
+	};
+	char err[400];
+	if (quarantine_store(snap->cfg->quarantine_dir, &meta, spool_write_to, spool, r->quarantine_id,
+			     sizeof(r->quarantine_id), err, sizeof(err)) == -1) {
+		r->quarantine_id[0] = '\0';
+		snprintf(r->detail, sizeof(r->detail), "quarantine: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* pipeline_alert - compose the alert and spool it durably */
+static int pipeline_alert(struct snapshot *snap, const struct envelope *env, struct pipeline_result *r)
+{
+	const struct config *cfg = snap->cfg;
+	char from[320];
+	if (cfg->alert_from[0])
+		snprintf(from, sizeof(from), "%s", cfg->alert_from);
+	else
+		snprintf(from, sizeof(from), "klaxon@%s", snap->hostname);
+	struct alert_info info = {
+		.env = env,
+		.subject = r->subject,
+		.viruses = (const char *const *)r->scan.viruses,
+		.nviruses = r->scan.nviruses,
+		.quarantine_id = r->quarantine_id[0] ? r->quarantine_id : NULL,
+		.from = from,
+		.to = (const char *const *)cfg->alert_to_list,
+		.nto = cfg->alert_to_count,
+		.hostname = snap->hostname,
+		.when = time(NULL),
+	};
+	char err[400];
+	char *msg = NULL;
+	size_t len = 0;
+	int rc = alert_compose(&info, &msg, &len, err, sizeof(err));
+	if (rc == 0)
+		rc = alert_enqueue(cfg->alert_spool_dir, msg, len, r->alert_id, sizeof(r->alert_id), err,
+				   sizeof(err));
+	free(msg);
+	if (rc == -1) {
+		r->alert_id[0] = '\0';
+		snprintf(r->detail, sizeof(r->detail), "alert spool: %s", err);
+	}
+	return rc;
+}
+
+/* pipeline_unquarantine - undo a copy whose message will come back on retry */
+static void pipeline_unquarantine(struct snapshot *snap, struct pipeline_result *r)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/%s.kq", snap->cfg->quarantine_dir, r->quarantine_id);
+	if (unlink(path) == 0)
+		r->quarantine_id[0] = '\0';
+}
+
+/* pipeline_act - quarantine and alert as the cell says, keeping the no-loss rules */
+static void pipeline_act(struct snapshot *snap, const struct envelope *env, struct spool *spool,
+			 struct policy_cell cell, struct pipeline_result *r)
+{
+	if (cell.quarantine && pipeline_quarantine(snap, env, spool, r) == -1) {
+		if (r->action == ACTION_DISCARD) {
+			pipeline_fail(r, "quarantine unavailable", NULL);
+			return;
+		}
+		/* A reject leaves the message with the sender: nothing is lost. */
+		log_warn("%s: optional quarantine copy failed: %s", env->queue_id ? env->queue_id : "NOQUEUE",
+			 r->detail);
+	}
+	if (cell.alert && pipeline_alert(snap, env, r) == -1) {
+		if (r->quarantine_id[0])
+			pipeline_unquarantine(snap, r);
+		pipeline_fail(r, "alert spool unavailable", NULL);
+	}
+}
+
+/* pipeline_reply - fill the SMTP reply the action needs */
+static void pipeline_reply(const struct config *cfg, struct pipeline_result *r)
+{
+	char viruses[400], limit[32], reason[160];
+	pipeline_virus_list(&r->scan, viruses, sizeof(viruses));
+	snprintf(limit, sizeof(limit), "%llu bytes", cfg->max_message_size);
+	pipeline_sanitize(reason, sizeof(reason), r->reason);
+
+	const char *tmpl = NULL;
+	if (r->action == ACTION_TEMPFAIL)
+		tmpl = r->verdict == VERDICT_OVERSIZE ? cfg->reply_oversize : cfg->reply_tempfail;
+	else if (r->action == ACTION_REJECT)
+		tmpl = r->verdict == VERDICT_OVERSIZE ? cfg->reply_oversize : cfg->reply_virus;
+	if (tmpl == NULL)
+		return;
+	char reply[600];
+	pipeline_expand(tmpl, viruses, reason, limit, reply, sizeof(reply));
+	pipeline_set_reply(r, reply);
+}
+
+/* pipeline_tempfail_reply - a tempfail decided outside pipeline_run (milter callbacks) */
+void pipeline_tempfail_reply(const struct config *cfg, const char *reason, struct pipeline_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->verdict = VERDICT_ERROR;
+	r->action = ACTION_TEMPFAIL;
+	snprintf(r->reason, sizeof(r->reason), "%s", reason);
+	if (cfg) {
+		pipeline_reply(cfg, r);
+		return;
+	}
+	snprintf(r->rcode, sizeof(r->rcode), "451");
+	snprintf(r->xcode, sizeof(r->xcode), "4.7.1");
+	pipeline_sanitize(r->text, sizeof(r->text), reason);
+}
+
+/* pipeline_verdict - what the scan (or the size) says */
+static enum verdict pipeline_verdict(struct snapshot *snap, struct spool *spool, struct pipeline_result *r)
+{
+	if (spool_overflowed(spool)) {
+		snprintf(r->detail, sizeof(r->detail), "size %llu over max_message_size %llu",
+			 spool_size(spool), snap->cfg->max_message_size);
+		return VERDICT_OVERSIZE;
+	}
+	pipeline_scan(snap, spool, r);
+	switch (r->scan.status) {
+	case SCAN_CLEAN:
+		return VERDICT_CLEAN;
+	case SCAN_VIRUS:
+		return VERDICT_VIRUS;
+	case SCAN_ERROR:
+		break;
+	}
+	snprintf(r->reason, sizeof(r->reason), "%s",
+		 strstr(r->scan.error, "slot") ? "scanner busy" : "scanner unavailable");
+	snprintf(r->detail, sizeof(r->detail), "scan: %s", r->scan.error);
+	return VERDICT_ERROR;
+}
+
+static long pipeline_ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* pipeline_run - the whole decision for one message */
+void pipeline_run(struct snapshot *snap, const struct envelope *env, struct spool *spool,
+		  struct pipeline_result *r)
+{
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	memset(r, 0, sizeof(*r));
+
+	char head[8192];
+	size_t hlen = spool_head(spool, head, sizeof(head));
+	pipeline_header_value(head, hlen, "Subject", r->subject, sizeof(r->subject));
+
+	r->verdict = pipeline_verdict(snap, spool, r);
+	struct policy_cell cell = policy_decide(&snap->cfg->policy, env->origin, r->verdict);
+	r->action = cell.action;
+	if (r->verdict == VERDICT_VIRUS)
+		pipeline_act(snap, env, spool, cell, r);
+	if (r->action == ACTION_ACCEPT && snap->cfg->scanned_header[0]) {
+		r->add_scanned_header = true;
+		snprintf(r->scanned_value, sizeof(r->scanned_value), "clean by klaxon %s (%s) on %s",
+			 KLAXON_VERSION, snap->cfg->scanner == SCAN_BACKEND_CLAMD ? "clamd" : "libclamav",
+			 snap->hostname);
+	}
+	pipeline_reply(snap->cfg, r);
+	r->elapsed_ms = pipeline_ms_since(&t0);
+}
+
+/* pipeline_rcpt_list - "<a>,<b>" bounded, for the log */
+static void pipeline_rcpt_list(const struct envelope *env, char *out, size_t outlen)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		char one[320];
+		pipeline_sanitize(one, sizeof(one), env->rcpts[i]);
+		if (n + strlen(one) + 32 >= outlen) {
+			snprintf(out + n, outlen - n, ",+%zu more", env->nrcpts - i);
+			return;
+		}
+		n += (size_t)snprintf(out + n, outlen - n, "%s<%s>", i ? "," : "", one);
+	}
+}
+
+/* pipeline_log - the one record per message */
+void pipeline_log(const struct envelope *env, unsigned long long size, const struct pipeline_result *r)
+{
+	char qid[64], client[80], sender[320], rcpts[1024], viruses[400], auth[128];
+	pipeline_sanitize(qid, sizeof(qid), env->queue_id && *env->queue_id ? env->queue_id : "NOQUEUE");
+	pipeline_sanitize(client, sizeof(client), env->client_addr && *env->client_addr ? env->client_addr : "local");
+	pipeline_sanitize(sender, sizeof(sender), env->sender);
+	pipeline_sanitize(auth, sizeof(auth), env->auth_user ? env->auth_user : "");
+	pipeline_rcpt_list(env, rcpts, sizeof(rcpts));
+	pipeline_virus_list(&r->scan, viruses, sizeof(viruses));
+
+	log_info("%s: client=%s origin=%s%s%s from=<%s> to=%s size=%llu verdict=%s%s%s action=%s%s%s%s%s ms=%ld%s%s%s",
+		 qid, client, origin_name(env->origin), auth[0] ? " auth=" : "", auth, sender, rcpts, size,
+		 policy_verdict_name(r->verdict), viruses[0] ? " viruses=" : "", viruses,
+		 policy_action_name(r->action), r->quarantine_id[0] ? " quarantine=" : "", r->quarantine_id,
+		 r->alert_id[0] ? " alert=" : "", r->alert_id, r->elapsed_ms, r->detail[0] ? " detail=\"" : "",
+		 r->detail, r->detail[0] ? "\"" : "");
+}
+
+void pipeline_result_clear(struct pipeline_result *r)
+{
+	scan_verdict_clear(&r->scan);
+}

@@ -1,0 +1,78 @@
+/*
+ * pipeline - scan, decide, act: the one code path shared by the daemon and
+ * `klaxon check`.
+ *
+ * SYNOPSIS
+ *	struct pipeline_result r;
+ *	pipeline_run(snap, &env, spool, &r);
+ *	... apply r.action; r.rcode/r.xcode/r.text for the SMTP reply ...
+ *	pipeline_log(&env, spool_size(spool), &r);
+ *	pipeline_result_clear(&r);
+ *
+ * DESCRIPTION
+ *	pipeline_run() takes a whole message (spool) with its envelope and
+ *	decides, in this order:
+ *	  1. over max_message_size: the oversize verdict (never scanned, never
+ *	     accepted);
+ *	  2. scan, holding one of the snapshot's scan slots;
+ *	  3. policy_decide() for origin x verdict;
+ *	  4. a durable quarantine copy when the cell asks for one. If that
+ *	     fails and the action was a discard, the action becomes a tempfail:
+ *	     nothing is discarded without a durable copy;
+ *	  5. an alert, composed and written durably to the alert spool (sending
+ *	     is the caller's business: the daemon's retry thread or check's
+ *	     flush). If spooling fails the message is tempfailed and its
+ *	     quarantine copy removed, so the retry does not leave a duplicate.
+ *	Any error on the way gives ACTION_TEMPFAIL with reply_tempfail, a
+ *	short public reason for the SMTP reply and the detail for the log.
+ *
+ *	klaxon writes to the envelope sender under no circumstances: nothing
+ *	in this module or below it addresses mail to env->sender.
+ *
+ * OWNERSHIP
+ *	The result owns its verdict; pipeline_result_clear() frees it.
+ *
+ * THREAD SAFETY
+ *	Safe from any thread; the snapshot must be pinned by the caller. Logs
+ *	only through pipeline_log(), which the caller calls once per message.
+ */
+#ifndef KLAXON_PIPELINE_H
+#define KLAXON_PIPELINE_H
+
+#include <stdbool.h>
+
+#include "envelope.h"
+#include "policy.h"
+#include "quarantine.h"
+#include "scan.h"
+#include "snapshot.h"
+#include "spool.h"
+
+struct pipeline_result {
+	enum verdict verdict;
+	enum action action;
+	struct scan_verdict scan;
+	bool add_scanned_header;       /* clean mail gets cfg->scanned_header */
+	char scanned_value[320];       /* its value */
+	char rcode[4];                 /* "550", empty when action needs no reply */
+	char xcode[16];                /* "5.7.1" */
+	char text[512];                /* reply text, no CR or LF */
+	char reason[128];              /* short public reason for a tempfail */
+	char detail[512];              /* the full story, for the log */
+	char quarantine_id[QUARANTINE_ID_MAX];
+	char alert_id[QUARANTINE_ID_MAX];
+	char subject[256];             /* sanitised, for log and alert */
+	long elapsed_ms;
+};
+
+void pipeline_run(struct snapshot *snap, const struct envelope *env, struct spool *spool,
+		  struct pipeline_result *r);
+void pipeline_log(const struct envelope *env, unsigned long long size, const struct pipeline_result *r);
+void pipeline_result_clear(struct pipeline_result *r);
+void pipeline_tempfail_reply(const struct config *cfg, const char *reason, struct pipeline_result *r);
+
+/* Shared helpers, also used by check's output. */
+void pipeline_sanitize(char *dst, size_t dstlen, const char *src);
+void pipeline_header_value(const char *head, size_t len, const char *name, char *out, size_t outlen);
+
+#endif

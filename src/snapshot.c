@@ -1,0 +1,136 @@
+/*
+ * snapshot - the refcounted config snapshot. See snapshot.h.
+ */
+#include "snapshot.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sigdb.h"
+
+/* The one mutable global: which snapshot new messages get. */
+static pthread_mutex_t snapshot_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct snapshot *snapshot_current;
+
+/* snapshot_open_scanner - resolve the database and open the configured backend */
+static int snapshot_open_scanner(struct snapshot *s, char *err, size_t errlen)
+{
+	const struct config *cfg = s->cfg;
+	struct sigdb db = {0};
+	if (cfg->scanner == SCAN_BACKEND_LIBCLAMAV &&
+	    sigdb_resolve(cfg->clamav_db, &db, err, errlen) == -1)
+		return -1;
+	s->builtin_sigs = db.builtin;
+
+	struct scan_options opts = {
+		.backend = cfg->scanner,
+		.db_dir = db.dir,
+		.clamd_socket = cfg->clamd_socket,
+		.timeout_ms = cfg->scan_timeout * 1000,
+		.max_scan_size = cfg->max_message_size,
+	};
+	int rc = scanner_open(&opts, &s->scanner, err, errlen);
+	sigdb_cleanup(&db); /* the engine holds the signatures in memory now */
+	return rc;
+}
+
+/* snapshot_build - load config and scanner into a new snapshot with one reference */
+int snapshot_build(const char *config_path, struct snapshot **out, char *err, size_t errlen)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	s->refs = 1;
+	if (config_load(config_path, &s->cfg, err, errlen) == -1) {
+		free(s);
+		return -1;
+	}
+	if (s->cfg->hostname[0] != '\0')
+		snprintf(s->hostname, sizeof(s->hostname), "%s", s->cfg->hostname);
+	else if (gethostname(s->hostname, sizeof(s->hostname) - 1) == -1)
+		snprintf(s->hostname, sizeof(s->hostname), "localhost");
+
+	if (sem_init(&s->slots, 0, s->cfg->max_concurrent_scans) == -1) {
+		snprintf(err, errlen, "sem_init: %s", strerror(errno));
+		config_free(s->cfg);
+		free(s);
+		return -1;
+	}
+	if (snapshot_open_scanner(s, err, errlen) == -1) {
+		sem_destroy(&s->slots);
+		config_free(s->cfg);
+		free(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+/* snapshot_destroy - the last reference is gone */
+static void snapshot_destroy(struct snapshot *s)
+{
+	scanner_close(s->scanner);
+	sem_destroy(&s->slots);
+	config_free(s->cfg);
+	free(s);
+}
+
+/* snapshot_install - make s current; the install takes over the caller's reference */
+void snapshot_install(struct snapshot *s)
+{
+	pthread_mutex_lock(&snapshot_lock);
+	struct snapshot *old = snapshot_current;
+	snapshot_current = s;
+	pthread_mutex_unlock(&snapshot_lock);
+	if (old)
+		snapshot_release(old);
+}
+
+/* snapshot_acquire - pin the current snapshot */
+struct snapshot *snapshot_acquire(void)
+{
+	pthread_mutex_lock(&snapshot_lock);
+	struct snapshot *s = snapshot_current;
+	if (s)
+		s->refs++;
+	pthread_mutex_unlock(&snapshot_lock);
+	return s;
+}
+
+/* snapshot_release - unpin; free on the last reference */
+void snapshot_release(struct snapshot *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&snapshot_lock);
+	bool last = --s->refs == 0;
+	pthread_mutex_unlock(&snapshot_lock);
+	if (last)
+		snapshot_destroy(s);
+}
+
+/* snapshot_slot_take - wait for a scan slot, at most scan_wait_timeout */
+int snapshot_slot_take(struct snapshot *s)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += s->cfg->scan_wait_timeout;
+	for (;;) {
+		if (sem_timedwait(&s->slots, &deadline) == 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+void snapshot_slot_give(struct snapshot *s)
+{
+	sem_post(&s->slots);
+}

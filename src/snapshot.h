@@ -1,0 +1,57 @@
+/*
+ * snapshot - the one immutable, refcounted view of config and signatures.
+ *
+ * SYNOPSIS
+ *	struct snapshot *s;
+ *	snapshot_build(path, &s, &builtin_sigs, err, errlen);
+ *	snapshot_install(s);                 the process's current snapshot
+ *	struct snapshot *cur = snapshot_acquire();
+ *	... use cur->cfg, cur->scanner ...
+ *	snapshot_release(cur);
+ *
+ * DESCRIPTION
+ *	A snapshot holds a loaded config, the scanner built from it (for
+ *	libclamav, one compiled engine shared by every thread), this host's
+ *	name and the scan-slot limiter. A message pins the snapshot current at
+ *	MAIL FROM and releases it when the message ends, so a reload never
+ *	changes the config or the signatures under a message in flight: the
+ *	old snapshot is freed when its last message lets go.
+ *
+ *	snapshot_slot_take() waits up to scan_wait_timeout for one of
+ *	max_concurrent_scans slots; it returns -1 if none came free, and the
+ *	message is then tempfailed, never dropped.
+ *
+ *	The "current" pointer is klaxon's only mutable global; it is guarded by
+ *	a mutex, and swapping it is the whole of a reload.
+ *
+ * THREAD SAFETY
+ *	acquire, release, install and the slot functions are safe from any
+ *	thread. Does not log.
+ */
+#ifndef KLAXON_SNAPSHOT_H
+#define KLAXON_SNAPSHOT_H
+
+#include <semaphore.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "scan.h"
+
+struct snapshot {
+	unsigned refs;             /* guarded by the snapshot mutex */
+	struct config *cfg;
+	struct scanner *scanner;
+	char hostname[256];
+	bool builtin_sigs;         /* running on the built-in test signatures */
+	sem_t slots;
+};
+
+int snapshot_build(const char *config_path, struct snapshot **out, char *err, size_t errlen);
+void snapshot_install(struct snapshot *s);
+struct snapshot *snapshot_acquire(void);
+void snapshot_release(struct snapshot *s);
+int snapshot_slot_take(struct snapshot *s);
+void snapshot_slot_give(struct snapshot *s);
+
+#endif

@@ -35,6 +35,7 @@ struct milter_msg {
 	size_t nrcpts, rcap;
 	struct spool *spool;
 	enum origin origin;
+	char queue_id[64];         /* {i}, as soon as the MTA tells us */
 	bool failed;               /* a tempfail is already decided */
 	char fail_detail[400];
 };
@@ -111,6 +112,14 @@ static sfsistat milter_helo(SMFICTX *ctx, char *helo)
 	return SMFIS_CONTINUE;
 }
 
+/* milter_note_queue_id - Postfix sends {i} at MAIL FROM or only at end of data */
+static void milter_note_queue_id(SMFICTX *ctx, struct milter_msg *m)
+{
+	const char *qid = smfi_getsymval(ctx, "i");
+	if (m->queue_id[0] == '\0' && qid && *qid)
+		snprintf(m->queue_id, sizeof(m->queue_id), "%s", qid);
+}
+
 /* milter_msg_new - a message context pinned to the current snapshot */
 static struct milter_msg *milter_msg_new(SMFICTX *ctx, struct milter_conn *conn, const char *from,
 					 char *err, size_t errlen)
@@ -132,6 +141,7 @@ static struct milter_msg *milter_msg_new(SMFICTX *ctx, struct milter_conn *conn,
 		       errlen) == -1)
 		return NULL;
 	m->origin = origin_decide(cfg, conn->addr, m->auth_user);
+	milter_note_queue_id(ctx, m);
 	return m;
 }
 
@@ -250,6 +260,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		milter_msg_reset(conn);
 		return rc;
 	}
+	milter_note_queue_id(ctx, m);
 	struct envelope env = {
 		.client_addr = conn->addr,
 		.client_name = conn->name,
@@ -258,7 +269,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		.sender = m->sender,
 		.rcpts = (const char *const *)m->rcpts,
 		.nrcpts = m->nrcpts,
-		.queue_id = smfi_getsymval(ctx, "i"),
+		.queue_id = m->queue_id,
 		.origin = m->origin,
 	};
 	struct pipeline_result r;

@@ -1,0 +1,80 @@
+#!/bin/bash
+# Every test klaxon has, in one run: `make test` calls this after building
+# build/ (plain) and build-san/ (ASan + UBSan).
+#
+#   unit     cmocka unit tests, sanitizer build
+#   check    `klaxon check --json` over the corpus, sanitizer build
+#   milter   miltertest scripts against the daemon, sanitizer build
+#   e2e      real Postfix + swaks + clamd against the daemon, plain build
+#   fuzz     each libFuzzer target briefly (FUZZ_SECONDS, default 15)
+#
+# Each suite prints PASS:/FAIL: (or TAP ok/not ok) lines; this script counts
+# them and ends with one line "N passed, N failed". SUITES="unit check"
+# runs a subset.
+set -u
+cd "$(dirname "$0")/.."
+SUITES=${SUITES:-"unit check milter e2e fuzz"}
+LOGDIR=${LOGDIR:-build/test-logs}
+mkdir -p "$LOGDIR"
+passed=0
+failed=0
+failures=()
+
+# count - add a suite's PASS/FAIL lines to the totals
+count() {
+	local name=$1 log=$2 rc=$3 p f
+	p=$(grep -cE '^(PASS:|ok [0-9])' "$log")
+	f=$(grep -cE '^(FAIL:|not ok [0-9])' "$log")
+	# A suite that died without saying why still counts as a failure.
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL: $name: exited with status $rc" | tee -a "$log"
+		f=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	[ "$f" -eq 0 ] || failures+=("$name (see $log)")
+	printf '== %-28s %4d passed, %d failed\n' "$name" "$p" "$f"
+}
+
+run_suite() {
+	local name=$1
+	shift
+	local log="$LOGDIR/$name.log"
+	echo "== $name: $*"
+	"$@" >"$log" 2>&1
+	local rc=$?
+	grep -E '^(FAIL:|not ok [0-9])' "$log" | sed 's/^/   /'
+	count "$name" "$log" "$rc"
+}
+
+for suite in $SUITES; do
+	case $suite in
+	unit)
+		for t in build-san/tests/test_*; do
+			[ -x "$t" ] || continue
+			CMOCKA_MESSAGE_OUTPUT=TAP run_suite "unit/$(basename "$t")" "$t"
+		done
+		;;
+	check)
+		[ -x tests/check/run.sh ] && KLAXON_BIN=build-san/klaxon run_suite check tests/check/run.sh
+		;;
+	milter)
+		[ -x tests/milter/run.sh ] && KLAXON_BIN=build-san/klaxon run_suite milter tests/milter/run.sh
+		;;
+	e2e)
+		[ -x tests/e2e/run.sh ] && KLAXON_BIN=build/klaxon run_suite e2e tests/e2e/run.sh
+		;;
+	fuzz)
+		[ -x tests/fuzz/run.sh ] && FUZZ_SECONDS=${FUZZ_SECONDS:-15} run_suite fuzz bash -c \
+			'tests/fuzz/run.sh && echo "PASS: fuzz targets ran without a crash"'
+		;;
+	esac
+done
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then
+	echo "failed suites:"
+	printf '  %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -237,7 +237,8 @@ static void daemon_detach(void)
 	log_open("klaxon", false);
 }
 
-static void daemon_write_pid(const char *pid_file)
+/* daemon_write_pid - the pid file, owned by the user we drop to so it can be cleared at exit */
+static void daemon_write_pid(const char *pid_file, const struct passwd *pw)
 {
 	daemon_parent_dir(pid_file);
 	FILE *fp = fopen(pid_file, "we");
@@ -246,6 +247,21 @@ static void daemon_write_pid(const char *pid_file)
 	fprintf(fp, "%ld\n", (long)getpid());
 	if (fclose(fp) == EOF)
 		log_fatal("write %s: %s", pid_file, strerror(errno));
+	if (pw && chown(pid_file, pw->pw_uid, pw->pw_gid) == -1)
+		log_fatal("chown %s: %s", pid_file, strerror(errno));
+}
+
+/* daemon_clear_pid - remove the pid file; an unprivileged daemon may only empty it */
+static void daemon_clear_pid(const char *pid_file)
+{
+	if (unlink(pid_file) == 0 || errno == ENOENT)
+		return;
+	if (errno == EACCES || errno == EPERM) {
+		FILE *fp = fopen(pid_file, "we"); /* truncates: an empty pid file names no one */
+		if (fp != NULL && fclose(fp) == 0)
+			return;
+	}
+	log_warn("cannot remove or empty %s: %s", pid_file, strerror(errno));
 }
 
 /* daemon_user - the passwd entry to drop to, or NULL to stay as we are */
@@ -303,7 +319,7 @@ int daemon_serve(const char *config_path, bool foreground)
 	daemon_open_socket(cfg, pw);
 	if (!foreground)
 		daemon_detach();
-	daemon_write_pid(cfg->pid_file);
+	daemon_write_pid(cfg->pid_file, pw);
 	daemon_drop_privileges(pw);
 	if (snap->builtin_sigs)
 		log_warn("using the BUILT-IN TEST SIGNATURES only: they catch EICAR and the clamav-testfiles "
@@ -332,8 +348,7 @@ int daemon_serve(const char *config_path, bool foreground)
 	pthread_join(alert_tid, NULL);
 	pthread_kill(sig_tid, SIGUSR2);
 	pthread_join(sig_tid, NULL);
-	if (unlink(pid_file) == -1 && errno != ENOENT)
-		log_warn("unlink %s: %s", pid_file, strerror(errno));
+	daemon_clear_pid(pid_file);
 	snapshot_install(NULL);
 	log_info("stopped");
 	return rc == MI_SUCCESS ? 0 : 1;

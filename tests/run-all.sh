@@ -4,6 +4,7 @@
 #
 #   unit     cmocka unit tests, sanitizer build
 #   check    `klaxon check --json` over the corpus, sanitizer build
+#   daemon   start-up errors, privilege drop, reload, stop, sanitizer build
 #   milter   miltertest scripts against the daemon, sanitizer build
 #   e2e      real Postfix + swaks + clamd against the daemon, plain build
 #   fuzz     each libFuzzer target briefly (FUZZ_SECONDS, default 15)
@@ -13,7 +14,7 @@
 # runs a subset.
 set -u
 cd "$(dirname "$0")/.."
-SUITES=${SUITES:-"unit check milter e2e fuzz"}
+SUITES=${SUITES:-"unit check daemon milter e2e fuzz"}
 LOGDIR=${LOGDIR:-build/test-logs}
 mkdir -p "$LOGDIR"
 passed=0
@@ -57,6 +58,9 @@ for suite in $SUITES; do
 		;;
 	check)
 		[ -x tests/check/run.sh ] && KLAXON_BIN=build-san/klaxon run_suite check tests/check/run.sh
+		;;
+	daemon)
+		KLAXON_BIN=build-san/klaxon run_suite daemon tests/daemon/run.sh
 		;;
 	milter)
 		[ -x tests/milter/run.sh ] && KLAXON_BIN=build-san/klaxon run_suite milter tests/milter/run.sh

@@ -12,8 +12,13 @@
  *
  *	clamd: one non-blocking connection per scan. Every wait (connect, each
  *	send, the reply) is a poll bounded by one deadline for the whole scan.
- *	Replies are NUL-terminated records; any "NAME FOUND" record makes the
- *	verdict SCAN_VIRUS, so an AllMatch clamd reporting several names works.
+ *	Replies are NUL-terminated records. clamd sends one per INSTREAM
+ *	(it has no all-match mode for streams), but several are accepted and
+ *	any "stream: NAME FOUND" among them makes the verdict SCAN_VIRUS.
+ *
+ *	clamd cuts a scan short at its own MaxScanTime and then answers OK, as
+ *	libclamav does; nothing in the reply shows it. Deployments must give
+ *	clamd a MaxScanTime above timeout_ms (or AlertExceedsMax yes).
  *
  *	A timeout_ms of 0 means no limit, as for CL_ENGINE_MAX_SCANTIME; a
  *	max_scan_size of 0 means no size guard (libclamav's own file size
@@ -41,7 +46,7 @@
 #include <unistd.h>
 
 #define SCAN_CHUNK (64 * 1024)     /* clamd chunk and pread size */
-#define CLAMD_REPLY_MAX 4096       /* room for many AllMatch records */
+#define CLAMD_REPLY_MAX 4096       /* one record is ~60 bytes; room for many */
 #define CLAMD_COMMAND "zINSTREAM"  /* 'z': NUL-terminated, sent with its NUL */
 
 #define SCAN_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -168,6 +173,15 @@ static void scan_virus_found(int fd, const char *virname, void *context)
 		names->nomem = 1;
 }
 
+/* clock_ms - monotonic milliseconds */
+static long long clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* scan_pread - fmap read callback: the handle points at the fd */
 static off_t scan_pread(void *handle, void *buf, size_t count, off_t offset)
 {
@@ -208,7 +222,8 @@ static int scan_engine_raise(struct cl_engine *e, enum cl_engine_field f, long l
  */
 static int scan_engine_limits(struct scanner *s, char *err, size_t errlen)
 {
-	long long want = s->max_size > LLONG_MAX / 4 ? LLONG_MAX / 4 : (long long)s->max_size;
+	/* libclamav caps the file size near INT_MAX and warns above it. */
+	long long want = s->max_size > INT_MAX ? INT_MAX : (long long)s->max_size;
 	long long file_now, scan_now;
 	int rc;
 
@@ -274,6 +289,7 @@ static void scan_with_libclamav(const struct scanner *s, const struct scan_input
 	struct cl_scan_options opts = s->options; /* the API takes it non-const */
 	const char *virname = NULL;
 	unsigned long scanned = 0;
+	long long started, elapsed;
 	int fd = in->fd;
 	cl_fmap_t *map;
 	cl_error_t rc;
@@ -286,10 +302,12 @@ static void scan_with_libclamav(const struct scanner *s, const struct scan_input
 	map = in->buf != NULL ? cl_fmap_open_memory(in->buf, in->len)
 			      : cl_fmap_open_handle(&fd, 0, in->len, scan_pread, 1);
 	if (map == NULL) {
-		scan_verdict_fail(v, "cl_fmap_open: out of memory");
+		scan_verdict_fail(v, "cl_fmap_open failed (out of memory?)");
 		return;
 	}
+	started = clock_ms();
 	rc = cl_scanmap_callback(map, NULL, &virname, &scanned, s->engine, &opts, &names);
+	elapsed = clock_ms() - started;
 	cl_fmap_close(map);
 
 	/* The callback is the source of truth in all-match mode; the return
@@ -300,6 +318,10 @@ static void scan_with_libclamav(const struct scanner *s, const struct scan_input
 		scan_verdict_fail(v, "out of memory recording virus names");
 	else if (v->nviruses > 0)
 		scan_verdict_set(v, SCAN_VIRUS);
+	else if (rc == CL_CLEAN && s->timeout_ms > 0 && elapsed >= s->timeout_ms)
+		/* libclamav 1.4 reports a scan cut short by MAX_SCANTIME as clean
+		 * (it alerts only with the exceeds-max heuristic): the clock decides. */
+		scan_verdict_fail(v, "libclamav: scan time limit reached (%u ms)", s->timeout_ms);
 	else if (rc == CL_CLEAN)
 		scan_verdict_set(v, SCAN_CLEAN);
 	else if (rc == CL_VIRUS)
@@ -364,15 +386,6 @@ static void SCAN_PRINTF(3, 4) clamd_fail(const struct scanner *s, struct scan_ve
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
 	scan_verdict_fail(v, "clamd at %s: %s", s->addr.spec, why);
-}
-
-/* clock_ms - monotonic milliseconds */
-static long long clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* deadline_left - poll timeout until the deadline: -1 none, 0 expired */
@@ -532,7 +545,7 @@ static int clamd_reply_final(const char *buf, size_t len)
 {
 	const char *rec = buf, *nul;
 
-	/* FOUND records may be followed by more (AllMatch); others end it. */
+	/* FOUND records may be followed by more; any other record ends it. */
 	while ((nul = memchr(rec, '\0', len - (size_t)(rec - buf))) != NULL) {
 		if (nul - rec < 6 || memcmp(nul - 6, " FOUND", 6) != 0)
 			return 1;
@@ -569,15 +582,6 @@ static int clamd_recv(const struct scanner *s, int fd, char *buf, size_t size, l
 	return (int)len;
 }
 
-/* clamd_printable - make a garbled reply safe to quote in a log line */
-static char *clamd_printable(char *rec)
-{
-	for (char *p = rec; *p != '\0'; p++)
-		if (*p < 0x20 || *p > 0x7e)
-			*p = '?';
-	return rec;
-}
-
 /* clamd_verdict - turn the reply records into the verdict */
 static void clamd_verdict(const struct scanner *s, char *buf, size_t len, struct scan_verdict *v)
 {
@@ -603,7 +607,9 @@ static void clamd_verdict(const struct scanner *s, char *buf, size_t len, struct
 		} else if (rlen >= 5 && strcmp(rec + rlen - 5, "ERROR") == 0) {
 			error = error != NULL ? error : rec;
 		} else if (rlen > 0 && garbled == NULL) {
-			garbled = clamd_printable(rec);
+			for (char *p = rec; *p != '\0'; p++) /* safe to quote in a log */
+				*p = *p < 0x20 || *p > 0x7e ? '?' : *p;
+			garbled = rec;
 		}
 	}
 	if (v->nviruses > 0)

@@ -40,7 +40,7 @@ count() {
 run_suite() {
 	local name=$1
 	shift
-	local log="$LOGDIR/$name.log"
+	local log="$LOGDIR/${name//\//_}.log"
 	echo "== $name: $*"
 	"$@" >"$log" 2>&1
 	local rc=$?

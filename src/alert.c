@@ -127,7 +127,7 @@ static int alert_put_subject(FILE *fp, const struct alert_info *info)
 		info->env->client_addr && *info->env->client_addr ? info->env->client_addr
 								  : "unknown");
 	for (size_t i = 0; i < info->nviruses && rawlen < ALERT_HEADER_MAX; i++) {
-		fprintf(s, "%s%s", i ? ", " : "", info->viruses[i]);
+		fprintf(s, "%s%s", i ? ", " : "", info->viruses[i] ? info->viruses[i] : "");
 		fflush(s); /* updates rawlen, which stops the loop on a long list */
 	}
 	fputc(')', s);
@@ -212,7 +212,12 @@ static void alert_put_body(FILE *fp, const struct alert_info *info)
 	alert_put_list(fp, "Viruses:", info->viruses, info->nviruses);
 	alert_put_field(fp, "Queue ID:", env->queue_id);
 	alert_put_field(fp, "Quarantine ID:", info->quarantine_id);
-	fputs("\nThe message was discarded. A copy is kept in the quarantine under id ", fp);
+	if (info->quarantine_id == NULL || *info->quarantine_id == '\0') {
+		/* Without a copy, policy did not discard (klaxon never discards uncopied mail). */
+		fputs("\nNo copy of the message was kept in the quarantine.\n", fp);
+		return;
+	}
+	fputs("\nThe message was discarded.\nA copy is kept in the quarantine under id ", fp);
 	alert_put_clean(fp, info->quarantine_id, ALERT_BODY_MAX, true);
 	fputs(".\n", fp);
 }

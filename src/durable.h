@@ -24,6 +24,8 @@
  * ERRORS
  *	Every function returns 0 on success and -1 on failure, with a message
  *	that names the failed system call and the path in err.
+ *	durable_write_all() knows only the fd, so it names that; when a writer
+ *	fails, durable_write() appends " (writing <temp path>)" to its message.
  *
  * THREAD SAFETY
  *	Safe from any thread. Does not log.

@@ -139,7 +139,7 @@ static int quarantine_body(int fd, const struct quarantine_job *job, char *err, 
 	/* Both checks: a writer that seeks or uses pwrite(2) can fool either alone. */
 	if ((unsigned long long)(end - start) != job->meta->size || st.st_size != end) {
 		snprintf(err, errlen,
-			 "quarantine body writer wrote %lld bytes (file ends at %lld), expected %llu",
+			 "quarantine body writer wrote %lld bytes (%lld in the file), expected %llu",
 			 (long long)(end - start), (long long)(st.st_size - start), job->meta->size);
 		return -1;
 	}
@@ -289,9 +289,8 @@ static const char *quarantine_check_tail(FILE *fp, int fd, const char *id,
 	unsigned long long expect = head->size > have ? ULLONG_MAX
 						      : (unsigned long long)body + head->size + (unsigned long long)n;
 	if (have != expect) {
-		snprintf(err, errlen, "%s (size field says %llu body bytes, file has %lld, expected %llu)",
-			 have < expect ? "truncated" : "trailing bytes",
-			 head->size, (long long)st.st_size, expect);
+		snprintf(err, errlen, "%s: size field says %llu body bytes, file has %llu bytes",
+			 have < expect ? "truncated" : "trailing bytes", head->size, have);
 		return err;
 	}
 	if (pread(fd, got, (size_t)n, body + (off_t)head->size) != n ||

@@ -119,7 +119,7 @@ static const struct config_key config_keys[] = {
 	{"reply_virus", CT_REPLY, F(reply_virus), "550 5.7.1 Message rejected: virus found: %v",
 	 5, 5, "reply to a rejected virus; %v is the virus names"},
 	{"reply_tempfail", CT_REPLY, F(reply_tempfail),
-	 "451 4.7.1 Message could not be scanned (%r), please try again later", 4, 4,
+	 "451 4.7.1 Message could not be processed (%r), please try again later", 4, 4,
 	 "reply when klaxon cannot decide; %r is the reason"},
 	{"reply_oversize", CT_REPLY, F(reply_oversize),
 	 "552 5.3.4 Message too big to be scanned (limit %l)", 4, 5,

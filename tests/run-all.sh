@@ -5,6 +5,7 @@
 #   unit     cmocka unit tests, sanitizer build
 #   check    `klaxon check --json` over the corpus, sanitizer build
 #   daemon   start-up errors, privilege drop, reload, stop, sanitizer build
+#   noloss   broken quarantine, alert spool, scanner, spool: 4xx, nothing half-done
 #   milter   miltertest scripts against the daemon, sanitizer build
 #   e2e      real Postfix + swaks + clamd against the daemon, plain build
 #   fuzz     each libFuzzer target briefly (FUZZ_SECONDS, default 15)
@@ -14,7 +15,7 @@
 # runs a subset.
 set -u
 cd "$(dirname "$0")/.."
-SUITES=${SUITES:-"unit check daemon milter e2e fuzz"}
+SUITES=${SUITES:-"unit check daemon noloss milter e2e fuzz"}
 LOGDIR=${LOGDIR:-build/test-logs}
 mkdir -p "$LOGDIR"
 passed=0
@@ -61,6 +62,9 @@ for suite in $SUITES; do
 		;;
 	daemon)
 		KLAXON_BIN=build-san/klaxon run_suite daemon tests/daemon/run.sh
+		;;
+	noloss)
+		KLAXON_BIN=build-san/klaxon run_suite noloss tests/noloss/run.sh
 		;;
 	milter)
 		[ -x tests/milter/run.sh ] && KLAXON_BIN=build-san/klaxon run_suite milter tests/milter/run.sh

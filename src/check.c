@@ -213,7 +213,7 @@ int check_main(int argc, char **argv)
 		status = 0;
 	}
 	spool_close(spool);
-	snapshot_release(snap);
+	snapshot_discard(snap);
 	free(o.rcpts);
 	return status;
 }

@@ -22,6 +22,9 @@
 #include "milter.h"
 #include "snapshot.h"
 
+/* Seconds a stop waits for messages in flight. */
+#define DAEMON_STOP_GRACE 20
+
 /* Shared with the alert thread; set before threads start or under daemon_lock. */
 static pthread_mutex_t daemon_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t daemon_wake = PTHREAD_COND_INITIALIZER;
@@ -340,6 +343,12 @@ int daemon_serve(const char *config_path, bool foreground)
 
 	int rc = smfi_main();
 	log_info("stopping (libmilter returned %d)", rc);
+	/* libmilter does not wait for sessions in progress; give their messages
+	 * time to finish, so they are answered rather than cut off (which the
+	 * MTA would turn into a tempfail anyway). */
+	unsigned left = snapshot_wait_idle(DAEMON_STOP_GRACE);
+	if (left)
+		log_warn("stopping with %u message(s) still in flight: the MTA will tempfail them", left);
 
 	pthread_mutex_lock(&daemon_lock);
 	daemon_stopping = true;

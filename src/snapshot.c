@@ -16,6 +16,7 @@
 /* The one mutable global: which snapshot new messages get. */
 static pthread_mutex_t snapshot_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct snapshot *snapshot_current;
+static unsigned snapshot_pins; /* acquires not yet released: messages in flight */
 
 /* snapshot_open_scanner - resolve the database and open the configured backend */
 static int snapshot_open_scanner(struct snapshot *s, char *err, size_t errlen)
@@ -90,7 +91,7 @@ void snapshot_install(struct snapshot *s)
 	snapshot_current = s;
 	pthread_mutex_unlock(&snapshot_lock);
 	if (old)
-		snapshot_release(old);
+		snapshot_unref(old, false); /* the install's own reference, not a pin */
 }
 
 /* snapshot_acquire - pin the current snapshot */
@@ -98,22 +99,52 @@ struct snapshot *snapshot_acquire(void)
 {
 	pthread_mutex_lock(&snapshot_lock);
 	struct snapshot *s = snapshot_current;
-	if (s)
+	if (s) {
 		s->refs++;
+		snapshot_pins++;
+	}
 	pthread_mutex_unlock(&snapshot_lock);
 	return s;
 }
 
-/* snapshot_release - unpin; free on the last reference */
-void snapshot_release(struct snapshot *s)
+/* snapshot_unref - drop one reference; free on the last */
+static void snapshot_unref(struct snapshot *s, bool pinned)
 {
-	if (s == NULL)
-		return;
 	pthread_mutex_lock(&snapshot_lock);
 	bool last = --s->refs == 0;
+	if (pinned)
+		snapshot_pins--;
 	pthread_mutex_unlock(&snapshot_lock);
 	if (last)
 		snapshot_destroy(s);
+}
+
+/* snapshot_release - unpin what snapshot_acquire() pinned */
+void snapshot_release(struct snapshot *s)
+{
+	if (s)
+		snapshot_unref(s, true);
+}
+
+/* snapshot_discard - drop a built snapshot that was never installed */
+void snapshot_discard(struct snapshot *s)
+{
+	if (s)
+		snapshot_unref(s, false);
+}
+
+/* snapshot_wait_idle - wait until nothing is pinned, at most timeout_s; returns what is left */
+unsigned snapshot_wait_idle(unsigned timeout_s)
+{
+	for (unsigned waited_ms = 0;; waited_ms += 50) {
+		pthread_mutex_lock(&snapshot_lock);
+		unsigned pins = snapshot_pins;
+		pthread_mutex_unlock(&snapshot_lock);
+		if (pins == 0 || waited_ms >= timeout_s * 1000)
+			return pins;
+		struct timespec nap = {0, 50 * 1000 * 1000};
+		nanosleep(&nap, NULL);
+	}
 }
 
 /* snapshot_slot_take - wait for a scan slot, at most scan_wait_timeout */

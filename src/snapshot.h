@@ -21,6 +21,9 @@
  *	max_concurrent_scans slots; it returns -1 if none came free, and the
  *	message is then tempfailed, never dropped.
  *
+ *	snapshot_wait_idle() waits until no snapshot is pinned (no message in
+ *	flight), for a clean stop; it returns how many pins are left.
+ *
  *	The "current" pointer is klaxon's only mutable global; it is guarded by
  *	a mutex, and swapping it is the whole of a reload.
  *
@@ -51,6 +54,8 @@ int snapshot_build(const char *config_path, struct snapshot **out, char *err, si
 void snapshot_install(struct snapshot *s);
 struct snapshot *snapshot_acquire(void);
 void snapshot_release(struct snapshot *s);
+void snapshot_discard(struct snapshot *s);   /* built, never installed */
+unsigned snapshot_wait_idle(unsigned timeout_s);
 int snapshot_slot_take(struct snapshot *s);
 void snapshot_slot_give(struct snapshot *s);
 

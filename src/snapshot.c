@@ -18,6 +18,8 @@ static pthread_mutex_t snapshot_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct snapshot *snapshot_current;
 static unsigned snapshot_pins; /* acquires not yet released: messages in flight */
 
+static void snapshot_unref(struct snapshot *s, bool pinned);
+
 /* snapshot_open_scanner - resolve the database and open the configured backend */
 static int snapshot_open_scanner(struct snapshot *s, char *err, size_t errlen)
 {

@@ -24,7 +24,7 @@ LIB_OBJ  = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test test-unit test-check test-milter test-e2e test-san fuzz clean format
+.PHONY: all deps run test unit-bins fuzz clean format
 
 all: $(BUILD)/klaxon
 

@@ -3,6 +3,7 @@
  */
 #include "check.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -33,6 +34,7 @@ struct check_opts {
 	size_t nrcpts;
 	bool json;
 	const char *file;
+	char *from_buf;
 };
 
 static void check_usage(FILE *fp)
@@ -74,6 +76,19 @@ static int check_parse(int argc, char **argv, struct check_opts *o)
 	if (optind + 1 != argc || o->client_ip == NULL || o->from == NULL || o->nrcpts == 0) {
 		fprintf(stderr, "klaxon check: need --client-ip, --from, at least one --rcpt and one FILE\n");
 		return -1;
+	}
+	struct in6_addr probe;
+	if (inet_pton(AF_INET, o->client_ip, &probe) != 1 && inet_pton(AF_INET6, o->client_ip, &probe) != 1) {
+		fprintf(stderr, "klaxon check: --client-ip %s is not an IPv4 or IPv6 address\n", o->client_ip);
+		return -1;
+	}
+	/* Accept the sender as the MTA shows it, "<a@b>" or "<>", too. */
+	size_t flen = strlen(o->from);
+	if (flen >= 2 && o->from[0] == '<' && o->from[flen - 1] == '>') {
+		o->from_buf = strndup(o->from + 1, flen - 2);
+		if (o->from_buf == NULL)
+			return -1;
+		o->from = o->from_buf;
 	}
 	o->file = argv[optind];
 	return 0;
@@ -179,6 +194,7 @@ int check_main(int argc, char **argv)
 	if (check_parse(argc, argv, &o) == -1) {
 		check_usage(stderr);
 		free(o.rcpts);
+		free(o.from_buf);
 		return 2;
 	}
 	log_open("klaxon", true);
@@ -188,6 +204,7 @@ int check_main(int argc, char **argv)
 	if (scan_global_init(err, sizeof(err)) == -1 || snapshot_build(o.config, &snap, err, sizeof(err)) == -1) {
 		fprintf(stderr, "klaxon check: %s\n", err);
 		free(o.rcpts);
+		free(o.from_buf);
 		return 1;
 	}
 	if (snap->builtin_sigs)
@@ -215,5 +232,6 @@ int check_main(int argc, char **argv)
 	spool_close(spool);
 	snapshot_discard(snap);
 	free(o.rcpts);
+	free(o.from_buf);
 	return status;
 }

@@ -135,6 +135,9 @@ static void daemon_prepare_dirs(const struct config *cfg, const struct passwd *p
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		if (durable_mkdir(dirs[i], 0700, err, sizeof(err)) == -1)
 			log_fatal("%s", err);
+		/* An existing directory keeps whatever mode it had; these hold mail. */
+		if (chmod(dirs[i], 0700) == -1)
+			log_fatal("chmod %s: %s", dirs[i], strerror(errno));
 		if (pw && chown(dirs[i], pw->pw_uid, pw->pw_gid) == -1)
 			log_fatal("chown %s: %s", dirs[i], strerror(errno));
 	}

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # the constants here are used by the test scripts
 # klaxon end-to-end test library: a real Postfix in front of the real daemon.
 #
 # Sourced by tests/e2e/run.sh and by every tests/e2e/test_*.sh. It builds
@@ -109,11 +110,13 @@ port_is_free() {
 	EOF
 }
 
-# free_port START: first free TCP port on 127.0.0.1 at or above START.
+# free_port START: first free TCP port on 127.0.0.1 in [START, START+200).
 free_port() {
-	local p=$1
-	while ! port_is_free "$p"; do p=$((p + 1)); done
-	echo "$p"
+	local p
+	for ((p = $1; p < $1 + 200; p++)); do
+		port_is_free "$p" && echo "$p" && return 0
+	done
+	return 1
 }
 
 port_listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -211,7 +214,9 @@ e2e_end() {
 }
 
 # e2e_finish: end of a scenario script; the exit status reflects the checks.
+# A klaxon still running is stopped as a check of its own (klaxon_stop_check).
 e2e_finish() {
+	klaxon_stop_check
 	((E2E_FAILS > 0)) && exit 1
 	exit 0
 }
@@ -449,9 +454,11 @@ postfix_stop() {
 }
 
 postfix_pair_start() {
-	MX_PORT=$(free_port 10025)
-	MX_AUTH_PORT=$(free_port $((MX_PORT + 1)))
-	RELAY_PORT=$(free_port $((MX_AUTH_PORT + 1)))
+	if ! MX_PORT=$(free_port 10025) || ! MX_AUTH_PORT=$(free_port $((MX_PORT + 1))) ||
+		! RELAY_PORT=$(free_port $((MX_AUTH_PORT + 1))); then
+		echo "FAIL: setup: no free TCP ports on 127.0.0.1 from 10025 on"
+		return 1
+	fi
 	postfix_configure
 	cat >"$W/e2e.env" <<-EOF
 		MX_PORT=$MX_PORT
@@ -468,9 +475,14 @@ postfix_pair_stop() {
 	postfix_stop mx
 }
 
-# queue_count NAME: messages in an instance's queue (active/deferred/...).
+# queue_count NAME [RCPT]: messages in an instance's queue (maildrop,
+# incoming, active, deferred, hold), or only those for recipient RCPT.
 queue_count() {
-	postqueue -c "$W/$1/etc" -j 2>/dev/null | grep -c '"queue_id"'
+	if [ -n "${2:-}" ]; then
+		postqueue -c "$W/$1/etc" -j 2>/dev/null | grep -c -F -e "\"address\": \"$2\""
+	else
+		postqueue -c "$W/$1/etc" -j 2>/dev/null | grep -c '"queue_id"'
+	fi
 }
 
 postqueue_flush() { postqueue -c "$W/$1/etc" -f 2>/dev/null; }
@@ -533,14 +545,15 @@ wait_for_mail() {
 	return 1
 }
 
-# not_delivered MAILBOX TOKEN: nothing with TOKEN in MAILBOX and nothing of
-# it in mx's queue either, after a short grace period. Every refusal the
-# milter makes (reject, discard, tempfail) happens before the queue file is
-# committed, so a grace period of a couple of seconds is plenty.
+# not_delivered MAILBOX TOKEN [GRACE]: after GRACE seconds (default 2),
+# nothing with TOKEN in MAILBOX and nothing for MAILBOX@ in mx's queue.
+# Every refusal the milter makes (reject, discard, tempfail) happens before
+# the queue file is committed, so a couple of seconds is plenty. (Alerts to
+# alerts@ may be in the queue meanwhile; they do not count.)
 not_delivered() {
 	sleep "${3:-2}"
 	[ "$(mail_count "$1" "$2")" -eq 0 ] || return 1
-	[ "$(queue_count mx)" -eq 0 ]
+	[ "$(queue_count mx "$1@$DOMAIN")" -eq 0 ]
 }
 
 # ---------------------------------------------------------------------------
@@ -626,6 +639,34 @@ klaxon_stop() {
 	[ -n "$KLAXON_PID" ] || return 0
 	stop_pid "$KLAXON_PID" klaxon
 	KLAXON_PID=
+}
+
+# klaxon_stop_check: stop the daemon as a check: it must still be running,
+# exit 0 on SIGTERM within 15 s (libmilter notices a stop only every 5 s), and
+# its logs must hold no sanitizer report (for KLAXON_BIN=build-san/klaxon).
+klaxon_stop_check() {
+	[ -n "$KLAXON_PID" ] || return 0
+	local pid=$KLAXON_PID st
+	KLAXON_PID=
+	if ! pid_alive "$pid"; then
+		wait "$pid"
+		fail "klaxon: clean stop at the end of the scenario" "had already exited, status $?"
+	else
+		kill -TERM "$pid"
+		if wait_until 15 eval "! kill -0 $pid 2>/dev/null"; then
+			wait "$pid"
+			st=$?
+			check "klaxon: clean stop at the end of the scenario (SIGTERM, exit 0)" \
+				"exit status $st" test "$st" -eq 0
+		else
+			kill -KILL "$pid" 2>/dev/null
+			wait "$pid" 2>/dev/null
+			fail "klaxon: clean stop at the end of the scenario" "still running 15 s after SIGTERM"
+		fi
+	fi
+	local bad
+	bad=$(grep -l -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$SD"/klaxon*.log 2>/dev/null)
+	check "klaxon: no sanitizer report in the log" "see $bad" test -z "$bad"
 }
 
 # ---------------------------------------------------------------------------

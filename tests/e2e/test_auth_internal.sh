@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 e2e_begin auth-internal
 
-if ! sasl_start; then
+if ! sasl_start alice:secret; then
 	fail "auth: SASL stand-in started" "no socket $W/sasl/auth"
 	exit 1
 fi

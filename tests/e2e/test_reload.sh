@@ -28,7 +28,7 @@ eicar_from() {
 	smtp_data_reply "$2"
 }
 
-reply=$(eicar_from 127.0.0.1 "$SD/a.txt")
+reply=$(eicar_from "$EXTERNAL_IP" "$SD/a.txt")
 if [[ $reply == 550* && $reply != *"Reloaded policy"* ]]; then
 	pass "reload/A: EICAR from 127.0.0.1 refused with the default text"
 else
@@ -37,7 +37,7 @@ fi
 
 # An SMTP session opened before the reload and finished after it.
 tok=$(new_token)
-python3 "$E2E_DIR/smtp_hold.py" "$MX_PORT" 127.0.0.1 "$USER_RCPT" "$tok" \
+python3 "$E2E_DIR/smtp_hold.py" "$MX_PORT" "$EXTERNAL_IP" "$USER_RCPT" "$tok" \
 	"$SD/held.ready" "$SD/held.go" "$SD/held.out" &
 held_pid=$!
 wait_until 20 test -e "$SD/held.ready" ||
@@ -53,7 +53,7 @@ else
 fi
 check "reload/B: daemon logs the reload" "no new 'reloaded configuration' line in 15 s" \
 	wait_log "reloaded configuration" "$n"
-reply=$(eicar_from 127.0.0.1 "$SD/b.txt")
+reply=$(eicar_from "$EXTERNAL_IP" "$SD/b.txt")
 if [[ $reply == "550 5.7.1 Reloaded policy says no:"* && $reply == *"$EICAR_NAME"* ]]; then
 	pass "reload/B: the next message gets the new reply text"
 else
@@ -76,7 +76,7 @@ klaxon_conf "$CONF" internal_networks="127.0.0.1/32, 127.0.0.2/32"
 "$KLAXON_BIN" reload --config "$CONF" >"$SD/reload-c.out" 2>&1
 wait_log "reloaded configuration" "$n" || note "no reload log line for C"
 kq_before=$(find "$SD/quarantine" -name '*.kq' | grep -c .)
-reply=$(eicar_from 127.0.0.1 "$SD/c.txt")
+reply=$(eicar_from "$EXTERNAL_IP" "$SD/c.txt")
 kq_after=$(find "$SD/quarantine" -name '*.kq' | grep -c .)
 if [[ $reply == 250* ]] && [ "$kq_after" -eq $((kq_before + 1)) ]; then
 	pass "reload/C: changed internal_networks: EICAR from 127.0.0.1 now quarantined (250)"
@@ -109,7 +109,7 @@ check "reload/D: the failed-reload log line names $(basename "$CONF"):3:" \
 	"$(grep 'reload failed' "$LOG" | tail -n 1)" \
 	eval 'grep "reload failed" "$LOG" | tail -n 1 | grep -q -F -e "$CONF:3:"'
 check "reload/D: daemon still running" "pid $pid0 gone" pid_alive "$pid0"
-reply=$(eicar_from 127.0.0.1 "$SD/d.txt")
+reply=$(eicar_from "$EXTERNAL_IP" "$SD/d.txt")
 if [[ $reply == 250* ]]; then
 	pass "reload/D: config C still in force (EICAR from 127.0.0.1 quarantined)"
 else

@@ -15,10 +15,12 @@ Q=$SD/quarantine
 kq_files() { find "$Q" -maxdepth 1 -type f -name '*.kq' 2>/dev/null | sort; }
 kq_count() { kq_files | grep -c .; }
 
-# quarantined_internal LABEL TOKEN SENDER VIRUS: the checks after one infected
-# message from 127.0.0.2 with TOKEN in its Subject was answered.
+# quarantined_internal LABEL TOKEN SENDER VIRUS MARKER BEFORE OUT RC: the
+# checks after one infected message from 127.0.0.2 (Subject "LABEL TOKEN",
+# payload containing MARKER) was answered; BEFORE = .kq count before it,
+# OUT/RC = swaks transcript and exit status.
 quarantined_internal() {
-	local label=$1 tok=$2 sender=$3 virus=$4 before=$5 out=$6 rc=$7
+	local label=$1 tok=$2 sender=$3 virus=$4 marker=$5 before=$6 out=$7 rc=$8
 	local reply kq qid alert
 	reply=$(smtp_data_reply "$out")
 	if [ "$rc" -eq 0 ] && [[ $reply == 250* ]]; then
@@ -33,11 +35,11 @@ quarantined_internal() {
 		pass "$label: exactly one new .kq in quarantine_dir"
 	else
 		fail "$label: exactly one new .kq in quarantine_dir" \
-			"$before before, $after after: $(ls -A "$Q" 2>&1 | tr '\n' ' ')"
+			"$before before, $after after: $(find "$Q" -mindepth 1 -printf '%f ' 2>&1)"
 	fi
-	kq=$(grep -l -F -e "$tok" $(kq_files) /dev/null 2>/dev/null | head -n 1)
+	kq=$(kq_files | while read -r f; do grep -q -F -e "$tok" "$f" && echo "$f"; done | head -n 1)
 	if [ -n "$kq" ] && grep -q -F -e "Subject: $label $tok" "$kq" &&
-		grep -q -F -e "$virus_marker" "$kq"; then
+		grep -q -F -e "$marker" "$kq"; then
 		pass "$label: .kq holds the raw message"
 	else
 		fail "$label: .kq holds the raw message" \
@@ -76,8 +78,8 @@ swaks_send "$SD/smtp.txt" --local-interface "$INTERNAL_IP" --from "$sender" \
 	--header "Subject: virus/internal $tok" --body "$tok
 $EICAR"
 rc=$?
-virus_marker=$EICAR
-quarantined_internal virus/internal "$tok" "$sender" "$EICAR_NAME" "$before" "$SD/smtp.txt" "$rc"
+quarantined_internal virus/internal "$tok" "$sender" "$EICAR_NAME" "$EICAR" \
+	"$before" "$SD/smtp.txt" "$rc"
 save_transcript 3-virus-internal
 
 # 2. clam.zip (clam.exe inside a zip) as a base64 attachment.
@@ -89,8 +91,8 @@ swaks_send "$SD/smtp2.txt" --local-interface "$INTERNAL_IP" --from "$sender" \
 	--attach @"$TESTFILES/clam.zip"
 rc=$?
 # The .kq is the raw message, so the zip is in there base64-encoded.
-virus_marker=$(base64 -w 76 "$TESTFILES/clam.zip" | head -n 1)
-quarantined_internal zip/internal "$tok" "$sender" Klaxon.Test.ClamExe "$before" "$SD/smtp2.txt" "$rc"
+quarantined_internal zip/internal "$tok" "$sender" Klaxon.Test.ClamExe \
+	"$(base64 -w 76 "$TESTFILES/clam.zip" | head -n 1)" "$before" "$SD/smtp2.txt" "$rc"
 
 # A clean message from the internal address still gets through.
 tok=$(new_token)

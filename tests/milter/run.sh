@@ -168,8 +168,28 @@ fi
 
 if kill -0 "$KPID" 2>/dev/null; then
 	pass "klaxon: still running after all scripts"
+	# libmilter notices a stop request only every 5 s.
+	kill -TERM "$KPID"
+	for _ in $(seq 150); do kill -0 "$KPID" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$KPID" 2>/dev/null; then
+		fail "klaxon: SIGTERM stops the daemon" "still running after 15 s"
+	else
+		wait "$KPID"
+		st=$?
+		KPID=
+		if ((st == 0)); then
+			pass "klaxon: SIGTERM stops the daemon with status 0"
+		else
+			fail "klaxon: SIGTERM stops the daemon with status 0" "status $st"
+		fi
+	fi
 else
 	fail "klaxon: still running after all scripts" "the daemon exited"
+fi
+if grep -q -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/klaxon.log"; then
+	fail "klaxon: no sanitizer report in the log" "see below"
+else
+	pass "klaxon: no sanitizer report in the log"
 fi
 echo "milter: $passes passed, $fails failed"
 ((fails == 0))

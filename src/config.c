@@ -213,6 +213,8 @@ static const char *config_check_socket(const char *v)
 		rest = v + 6;
 	if (rest == NULL)
 		return "expected unix:/path or inet:PORT@ADDR";
+	if (!isdigit((unsigned char)rest[0]))
+		return "expected inet:PORT@ADDR with a port from 1 to 65535";
 	char *end;
 	unsigned long port = strtoul(rest, &end, 10);
 	if (end == rest || port == 0 || port > 65535 || (*end != '@' && *end != '\0'))
@@ -287,7 +289,7 @@ static void config_free_vector(char **vec)
 static const char *config_check_addrs(const char *v)
 {
 	for (const char *c = v; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == '<' || *c == '>' || *c == '"' || *c == ';')
+		if (((unsigned char)*c < 0x20 && *c != '\t') || *c == '<' || *c == '>' || *c == '"' || *c == ';')
 			return "addresses must be plain (user or user@domain), without <>, quotes or control characters";
 	return NULL;
 }
@@ -416,6 +418,10 @@ static int config_parse_line(struct config *cfg, struct config_parse *p, char *s
 	for (const char *c = value; *c; c++)
 		if ((unsigned char)*c < 0x20 && *c != '\t')
 			return config_fail(p, line, "control character in the value of '%s'", key);
+	/* Quotes only wrap a whole value, so every value can be written back
+	 * (config --dump) and read again unchanged. */
+	if (strchr(value, '"'))
+		return config_fail(p, line, "'%s': a double quote may only wrap the whole value", key);
 	const char *why = config_set(cfg, k, value);
 	if (why)
 		return config_fail(p, line, "%s: %s: '%s'", key, why, value);
@@ -564,9 +570,11 @@ void config_dump(const struct config *cfg, FILE *fp)
 {
 	fprintf(fp, "# klaxon effective configuration (from %s)\n", cfg->path);
 	for (size_t i = 0; i < NKEYS; i++) {
-		char value[1024];
+		char value[4200]; /* a line holds at most 4096 bytes */
 		config_format(cfg, &config_keys[i], value, sizeof(value));
-		bool quote = value[0] == '\0' || strchr(value, '#') || isspace((unsigned char)value[0]);
+		size_t n = strlen(value);
+		bool quote = n == 0 || strchr(value, '#') || isspace((unsigned char)value[0]) ||
+			     isspace((unsigned char)value[n - 1]);
 		fprintf(fp, "%-26s = %s%s%s\n", config_keys[i].name, quote ? "\"" : "", value, quote ? "\"" : "");
 	}
 }

@@ -3,11 +3,32 @@
  */
 #include "json.h"
 
-/* json_utf8_len - length of a valid UTF-8 sequence at s, or 0 */
+/* json_utf8_len - length of a well-formed UTF-8 sequence at s (RFC 3629), or 0 */
 static size_t json_utf8_len(const unsigned char *s)
 {
-	size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-	for (size_t i = 1; i < n; i++)
+	/* Lead byte: its length and the range its first continuation byte may
+	 * take, which rules out overlong forms, surrogates and > U+10FFFF. */
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xbf;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0;
+		if (s[0] == 0xed)
+			hi = 0x9f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90;
+		if (s[0] == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
 	return n;

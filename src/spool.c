@@ -104,6 +104,8 @@ static int spool_grow(struct spool *sp, size_t len, char *err, size_t errlen)
 /* spool_append - store a chunk; past max_size only count it */
 int spool_append(struct spool *sp, const void *buf, size_t len, char *err, size_t errlen)
 {
+	if (len == 0)
+		return 0;
 	sp->size += len;
 	if (sp->size > sp->max_size) {
 		/* Overflowed: the message will be refused, so free what we hold. */

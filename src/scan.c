@@ -68,6 +68,7 @@ struct scanner {
 	struct cl_scan_options options;
 	struct clamd_addr addr;
 	char describe[PATH_MAX + 64];
+	uint64_t dbver;            /* names the signature set, for verdict caches */
 };
 
 /* struct scan_input - bytes to scan: a buffer, or a file read with pread */
@@ -241,6 +242,15 @@ static int scan_engine_limits(struct scanner *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* scan_fnv1a - a 64-bit FNV-1a hash, to name a signature set in one number */
+static uint64_t scan_fnv1a(const char *text)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ull;
+	return h;
+}
+
 /* scanner_open_libclamav - load and compile the signatures */
 static int scanner_open_libclamav(struct scanner *s, const char *db_dir, char *err, size_t errlen)
 {
@@ -278,6 +288,11 @@ static int scanner_open_libclamav(struct scanner *s, const char *db_dir, char *e
 	s->options.parse = ~0u; /* mail, archives, documents: everything */
 	snprintf(s->describe, sizeof s->describe, "libclamav %s, %u signatures from %s", cl_retver(),
 		 sigs, db_dir);
+	char id[128];
+	snprintf(id, sizeof id, "libclamav:%llu:%llu:%u",
+		 (unsigned long long)cl_engine_get_num(s->engine, CL_ENGINE_DB_VERSION, NULL),
+		 (unsigned long long)cl_engine_get_num(s->engine, CL_ENGINE_DB_TIME, NULL), sigs);
+	s->dbver = scan_fnv1a(id);
 	return 0;
 }
 
@@ -680,6 +695,8 @@ int scanner_open(const struct scan_options *opts, struct scanner **out, char *er
 	} else if (opts->backend == SCAN_BACKEND_CLAMD) {
 		rc = clamd_parse_addr(&s->addr, opts->clamd_socket, err, errlen);
 		snprintf(s->describe, sizeof s->describe, "clamd at %s", s->addr.spec);
+		/* clamd reloads on its own; verdict caches use a time limit for it. */
+		s->dbver = scan_fnv1a(s->describe);
 	} else {
 		snprintf(err, errlen, "unknown scan backend %d", (int)opts->backend);
 	}
@@ -741,6 +758,12 @@ void scanner_scan_fd(struct scanner *s, int fd, struct scan_verdict *v)
 const char *scanner_describe(const struct scanner *s)
 {
 	return s->describe;
+}
+
+/* scanner_db_version - a number that changes when the signatures do */
+uint64_t scanner_db_version(const struct scanner *s)
+{
+	return s->dbver;
 }
 
 /* scanner_close - free the engine; no scan may be running */

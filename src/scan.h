@@ -50,6 +50,7 @@
 #define KLAXON_SCAN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum scan_backend { SCAN_BACKEND_LIBCLAMAV = 0, SCAN_BACKEND_CLAMD = 1 };
 enum scan_status { SCAN_CLEAN = 0, SCAN_VIRUS = 1, SCAN_ERROR = 2 };
@@ -76,6 +77,7 @@ int scanner_open(const struct scan_options *opts, struct scanner **out, char *er
 void scanner_scan_memory(struct scanner *s, const void *buf, size_t len, struct scan_verdict *v);
 void scanner_scan_fd(struct scanner *s, int fd, struct scan_verdict *v);
 const char *scanner_describe(const struct scanner *s);
+uint64_t scanner_db_version(const struct scanner *s); /* changes when the signatures do */
 void scanner_close(struct scanner *s);
 void scan_verdict_clear(struct scan_verdict *v);
 

@@ -1,20 +1,19 @@
 /*
  * mimehdr - MIME header field values. See mimehdr.h for the contract.
  *
- * Every value goes through three stages: the lexer (quotes, escapes,
- * comments, folds) yields raw bytes; RFC 2231 or RFC 2047 decoding turns
- * them into bytes in a charset and iconv turns those into UTF-8; a final
- * pass (mimehdr_clean) guarantees valid UTF-8 without control characters,
- * whatever the earlier stages let through.
+ * Each value passes three stages: the lexer (quotes, escapes, comments,
+ * folds) gives raw bytes; RFC 2231 or RFC 2047 decoding and iconv give
+ * UTF-8; a last pass (mimehdr_clean) makes it valid UTF-8 without control
+ * characters, whatever the earlier stages let through.
  *
  * Details the header leaves open:
  *  - The token is the first word of token characters and "/", with white
  *    space and comments allowed only next to the "/" ("text / plain").
  *    Anything else before the first ";" is skipped with MIMEHDR_SYNTAX.
- *  - A bare (unquoted) value runs to the next ";": comments are removed,
- *    white space inside it becomes one space. Lenient clients read
- *    "filename=my file.exe" as one name and so do we, with MIMEHDR_SYNTAX,
- *    as for tspecials in a bare value. "name=" without a value is skipped.
+ *  - A bare value runs to the next ";", comments removed, inner white
+ *    space as one space: lenient clients read "filename=my file.exe" as
+ *    one name, and so do we, with MIMEHDR_SYNTAX (as for tspecials in a
+ *    bare value). "name=" without a value is skipped.
  *  - An unterminated quoted string or comment runs to the end of the field.
  *  - A trailing ";" is not flagged (it is everywhere); ";;" is.
  *  - White space around "=" is legal RFC 822 and is not flagged.
@@ -61,32 +60,23 @@ struct mimehdr_buf {
 	bool full; /* MIMEHDR_BUF_LIMIT reached: the rest was dropped */
 };
 
-/* One iconv descriptor, kept while consecutive conversions share a charset. */
-struct mimehdr_conv {
-	char name[MIMEHDR_CHARSET_MAX + 1]; /* what cd converts from; "" if nothing opened */
-	iconv_t cd;                         /* (iconv_t)-1 when iconv does not know name */
-};
-
-struct mimehdr_sect {
+/* One raw value as read: plain, "name*", or one section of "name*N". */
+struct mimehdr_slot {
 	char *raw;
 	size_t len;
 	bool set;
-	bool enc; /* "name*N*": %XX-encoded */
+	bool enc; /* %XX-encoded: "name*" or "name*N*" */
 };
 
 /* Everything seen for one parameter name, in its plain and RFC 2231 forms. */
 struct mimehdr_group {
 	char *name;
 	size_t name_len;
-	char *plain;
-	size_t plain_len;
-	bool has_plain;
-	char *ext; /* "name*" */
-	size_t ext_len;
-	bool has_ext;
-	bool ext_first;            /* "name*" came before any "name*N" */
-	struct mimehdr_sect *sect; /* MIMEHDR_MAX_SECTIONS, allocated on first use */
+	struct mimehdr_slot plain;
+	struct mimehdr_slot ext;   /* "name*" */
+	struct mimehdr_slot *sect; /* MIMEHDR_MAX_SECTIONS, allocated on first use */
 	size_t nsect;
+	bool ext_first; /* "name*" came before any "name*N" */
 };
 
 struct mimehdr_ctx {
@@ -96,7 +86,6 @@ struct mimehdr_ctx {
 	bool oom;
 	struct mimehdr_group groups[MIMEHDR_MAX_PARAMS];
 	size_t ngroups;
-	struct mimehdr_conv conv;
 };
 
 /* mimehdr_buf_add - append bytes, dropping what exceeds the limit */
@@ -107,8 +96,6 @@ static void mimehdr_buf_add(struct mimehdr_buf *b, const void *p, size_t n)
 	if (n > MIMEHDR_BUF_LIMIT - b->len) {
 		b->full = true;
 		n = MIMEHDR_BUF_LIMIT - b->len;
-		if (n == 0)
-			return;
 	}
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 64;
@@ -133,19 +120,12 @@ static void mimehdr_buf_addc(struct mimehdr_buf *b, char c)
 	mimehdr_buf_add(b, &c, 1);
 }
 
-/* mimehdr_buf_take - hand over the string (never NULL unless out of memory) */
+/* mimehdr_buf_take - hand over the string ("" if empty; NULL if out of memory) */
 static char *mimehdr_buf_take(struct mimehdr_buf *b)
 {
-	char *s = NULL;
+	char *s = b->oom ? NULL : b->data != NULL ? b->data : calloc(1, 1);
 
-	if (!b->oom && b->data == NULL) {
-		b->data = malloc(1);
-		if (b->data != NULL)
-			b->data[0] = '\0';
-	}
-	if (!b->oom)
-		s = b->data;
-	else
+	if (b->oom)
 		free(b->data);
 	*b = (struct mimehdr_buf){0};
 	return s;
@@ -155,11 +135,11 @@ static char *mimehdr_buf_take(struct mimehdr_buf *b)
 static char *mimehdr_memdup(const char *p, size_t n)
 {
 	char *s = malloc(n + 1);
-	if (s != NULL) {
-		if (n > 0)
-			memcpy(s, p, n);
+
+	if (s != NULL && n > 0)
+		memcpy(s, p, n);
+	if (s != NULL)
 		s[n] = '\0';
-	}
 	return s;
 }
 
@@ -167,6 +147,16 @@ static char *mimehdr_memdup(const char *p, size_t n)
 static char mimehdr_lower(char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+/* mimehdr_name_eq - names compare without regard to (ASCII) case */
+static bool mimehdr_name_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t k = 0;
+
+	while (alen == blen && k < alen && mimehdr_lower(a[k]) == mimehdr_lower(b[k]))
+		k++;
+	return alen == blen && k == alen;
 }
 
 /* mimehdr_is_wsp - RFC 822 linear white space, folds included */
@@ -184,26 +174,20 @@ static bool mimehdr_is_token(char c)
 /* mimehdr_hex - value of a hex digit, or -1 */
 static int mimehdr_hex(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = mimehdr_lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
+	static const char digits[] = "0123456789abcdef";
+	const char *p = c != '\0' ? strchr(digits, mimehdr_lower(c)) : NULL;
+
+	return p != NULL ? (int)(p - digits) : -1;
 }
 
 /* mimehdr_fold_len - length of a line break at s[i] that a fold continues, else 0 */
 static size_t mimehdr_fold_len(const char *s, size_t n, size_t i)
 {
-	size_t k = 0;
+	size_t k = (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n') ? 2
+		   : (s[i] == '\r' || s[i] == '\n')		 ? 1
+								 : 0;
 
-	if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')
-		k = 2;
-	else if (s[i] == '\r' || s[i] == '\n')
-		k = 1;
-	if (k > 0 && i + k < n && (s[i + k] == ' ' || s[i + k] == '\t'))
-		return k;
-	return 0;
+	return k > 0 && i + k < n && (s[i + k] == ' ' || s[i + k] == '\t') ? k : 0;
 }
 
 /*
@@ -213,29 +197,17 @@ static size_t mimehdr_fold_len(const char *s, size_t n, size_t i)
  */
 static size_t mimehdr_utf8_len(const unsigned char *s, size_t n, uint32_t *cp, size_t *skip)
 {
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t need;
+	unsigned char c = s[0];
+	unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80; /* overlongs */
+	unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf; /* surrogates, > U+10FFFF */
+	size_t need = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : 1;
 
 	*cp = c;
 	*skip = 1;
 	if (c < 0x80)
 		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		need = 1;
-	else if (c >= 0xe0 && c <= 0xef)
-		need = 2;
-	else if (c >= 0xf0 && c <= 0xf4)
-		need = 3;
-	else
+	if (c < 0xc2 || c > 0xf4)
 		return 0;
-	if (c == 0xe0)
-		lo = 0xa0; /* overlong */
-	else if (c == 0xed)
-		hi = 0x9f; /* surrogates */
-	else if (c == 0xf0)
-		lo = 0x90; /* overlong */
-	else if (c == 0xf4)
-		hi = 0x8f; /* above U+10FFFF */
 	*cp = c & (0x3fu >> need);
 	for (size_t k = 1; k <= need; k++) {
 		if (k >= n || s[k] < lo || s[k] > hi) {
@@ -285,18 +257,17 @@ static void mimehdr_charset_norm(const char *cs, size_t n, char out[MIMEHDR_CHAR
 {
 	static const char *const latin1[] = {"iso-8859-1", "iso8859-1", "iso_8859-1", "latin1",
 					     "l1"};
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyz0123456789._:+-";
 
 	strcpy(out, "?");
 	if (n == 0 || n > MIMEHDR_CHARSET_MAX)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		char c = mimehdr_lower(cs[i]);
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("._:+-", c) != NULL) ||
-		    c == '\0') {
+		out[i] = mimehdr_lower(cs[i]);
+		if (out[i] == '\0' || strchr(ok, out[i]) == NULL) {
 			strcpy(out, "?");
 			return;
 		}
-		out[i] = c;
 	}
 	out[n] = '\0';
 	for (size_t i = 0; i < sizeof(latin1) / sizeof(latin1[0]); i++)
@@ -304,50 +275,33 @@ static void mimehdr_charset_norm(const char *cs, size_t n, char out[MIMEHDR_CHAR
 			strcpy(out, "windows-1252");
 }
 
-/* mimehdr_conv_close - release the cached descriptor */
-static void mimehdr_conv_close(struct mimehdr_conv *cv)
-{
-	if (cv->cd != (iconv_t)-1)
-		iconv_close(cv->cd);
-	cv->cd = (iconv_t)-1;
-	cv->name[0] = '\0';
-}
-
 /*
  * mimehdr_convert - append bytes in charset cs (normalized; NULL: already
  * meant as UTF-8) to out as UTF-8. Bytes that do not convert become U+FFFD.
+ * A descriptor per conversion: adjacent words in one charset are already
+ * converted together, and nothing is shared between threads.
  */
-static void mimehdr_convert(struct mimehdr_conv *cv, const char *cs, const char *in, size_t n,
-			    struct mimehdr_buf *out, unsigned *flags)
+static void mimehdr_convert(const char *cs, const char *in, size_t n, struct mimehdr_buf *out,
+			    unsigned *flags)
 {
-	if (cs == NULL) {
-		mimehdr_buf_add(out, in, n);
-		return;
-	}
-	if (strcmp(cv->name, cs) != 0) {
-		mimehdr_conv_close(cv);
-		strcpy(cv->name, cs);
-		if (strcmp(cs, "?") != 0)
-			cv->cd = iconv_open("UTF-8", cs);
-	}
-	if (cv->cd == (iconv_t)-1) {
-		for (size_t i = 0; i < n; i++) {
-			if ((unsigned char)in[i] < 0x80) {
-				mimehdr_buf_addc(out, in[i]);
-			} else {
-				mimehdr_buf_add(out, MIMEHDR_REPL, 3);
-				*flags |= MIMEHDR_BAD_CHARSET;
-			}
-		}
-		return;
-	}
-	char *ip = (char *)in;
+	iconv_t cd = (iconv_t)-1;
+	char *ip = (char *)in, chunk[1024];
 	size_t il = n;
-	char chunk[1024];
-	while (il > 0 && !out->oom && !out->full) {
+
+	/* EINVAL: a charset iconv does not know. Anything else (ENOMEM) must not
+	 * pass for an unknown charset, or the caller would get U+FFFD for text. */
+	if (cs != NULL && strcmp(cs, "?") != 0 && (cd = iconv_open("UTF-8", cs)) == (iconv_t)-1)
+		out->oom = out->oom || errno != EINVAL;
+
+	for (size_t i = 0; cd == (iconv_t)-1 && i < n; i++) {
+		bool keep = cs == NULL || (unsigned char)in[i] < 0x80;
+		mimehdr_buf_add(out, keep ? in + i : MIMEHDR_REPL, keep ? 1 : 3);
+		*flags |= keep ? 0 : MIMEHDR_BAD_CHARSET;
+	}
+	while (cd != (iconv_t)-1 && il > 0 && !out->oom && !out->full) {
 		char *op = chunk;
 		size_t ol = sizeof(chunk);
-		size_t r = iconv(cv->cd, &ip, &il, &op, &ol);
+		size_t r = iconv(cd, &ip, &il, &op, &ol);
 		int err = errno;
 		mimehdr_buf_add(out, chunk, (size_t)(op - chunk));
 		if (r != (size_t)-1 || err == E2BIG)
@@ -361,11 +315,31 @@ static void mimehdr_convert(struct mimehdr_conv *cv, const char *cs, const char 
 			il = 0; /* EINVAL: a sequence cut short by the end */
 		}
 	}
-	/* Back to the initial shift state, so the next conversion starts clean. */
-	char *op = chunk;
-	size_t ol = sizeof(chunk);
-	(void)iconv(cv->cd, NULL, NULL, &op, &ol);
-	mimehdr_buf_add(out, chunk, (size_t)(op - chunk));
+	if (cd != (iconv_t)-1)
+		iconv_close(cd);
+}
+
+/*
+ * mimehdr_unescape - append s with esc+2 hex digits decoded (RFC 2231 "%",
+ * Q "=", which also reads "_" as a space); a stray esc stays literal.
+ * Returns whether one did.
+ */
+static bool mimehdr_unescape(const char *s, size_t n, char esc, struct mimehdr_buf *out)
+{
+	bool stray = false;
+
+	for (size_t i = 0; i < n; i++) {
+		int h, l;
+		if (s[i] == esc && i + 2 < n && (h = mimehdr_hex(s[i + 1])) >= 0 &&
+		    (l = mimehdr_hex(s[i + 2])) >= 0) {
+			mimehdr_buf_addc(out, (char)(h * 16 + l));
+			i += 2;
+			continue;
+		}
+		stray = stray || s[i] == esc;
+		mimehdr_buf_addc(out, s[i] == '_' && esc == '=' ? ' ' : s[i]);
+	}
+	return stray;
 }
 
 struct mimehdr_word {
@@ -418,22 +392,12 @@ static void mimehdr_word_decode(const struct mimehdr_word *w, struct mimehdr_buf
 	uint32_t acc = 0;
 	unsigned bits = 0;
 
+	if (w->enc == 'q') {
+		(void)mimehdr_unescape(w->text, w->textlen, '=', out);
+		return;
+	}
 	for (size_t i = 0; i < w->textlen; i++) {
-		char c = w->text[i];
-		if (w->enc == 'q') {
-			int h, l;
-			if (c == '_')
-				c = ' ';
-			else if (c == '=' && i + 2 < w->textlen &&
-				 (h = mimehdr_hex(w->text[i + 1])) >= 0 &&
-				 (l = mimehdr_hex(w->text[i + 2])) >= 0) {
-				c = (char)(h * 16 + l);
-				i += 2;
-			}
-			mimehdr_buf_addc(out, c);
-			continue;
-		}
-		const char *p = c != '\0' ? strchr(b64, c) : NULL;
+		const char *p = w->text[i] != '\0' ? strchr(b64, w->text[i]) : NULL;
 		if (p == NULL)
 			continue;
 		acc = (acc << 6) | (uint32_t)(p - b64);
@@ -451,101 +415,49 @@ static void mimehdr_word_decode(const struct mimehdr_word *w, struct mimehdr_buf
  * adjacent words in one charset are collected in run and converted together.
  */
 static void mimehdr_words(struct mimehdr_buf *out, const char *s, size_t n,
-			  struct mimehdr_conv *cv, unsigned *flags)
+			  unsigned *flags)
 {
 	struct mimehdr_buf run = {0};
 	char runcs[MIMEHDR_CHARSET_MAX + 1] = "";
 	bool after_word = false;
-	size_t i = 0;
 
-	while (i < n) {
+	for (size_t i = 0; i <= n;) {
 		struct mimehdr_word w;
-		char cs[MIMEHDR_CHARSET_MAX + 1];
+		char cs[MIMEHDR_CHARSET_MAX + 1] = "";
+		size_t j = i;
 
-		if (s[i] == '=' && mimehdr_word_parse(s + i, n - i, &w)) {
+		while (after_word && j < n && mimehdr_is_wsp(s[j]))
+			j++; /* dropped if another encoded word follows */
+		bool word = j < n && s[j] == '=' && mimehdr_word_parse(s + j, n - j, &w);
+		if (word)
 			mimehdr_charset_norm(w.cs, w.cslen, cs);
-			if (runcs[0] != '\0' && strcmp(cs, runcs) != 0) {
-				mimehdr_convert(cv, runcs, run.data, run.len, out, flags);
-				run.len = 0;
-			}
-			strcpy(runcs, cs);
-			mimehdr_word_decode(&w, &run);
-			i += w.len;
-			after_word = true;
-			continue;
-		}
-		if (after_word && mimehdr_is_wsp(s[i])) {
-			size_t j = i;
-			while (j < n && mimehdr_is_wsp(s[j]))
-				j++;
-			if (j < n && s[j] == '=' && mimehdr_word_parse(s + j, n - j, &w)) {
-				i = j; /* white space between encoded words is dropped */
-				continue;
-			}
-		}
-		if (runcs[0] != '\0') {
-			mimehdr_convert(cv, runcs, run.data, run.len, out, flags);
+		if (runcs[0] != '\0' && (!word || strcmp(cs, runcs) != 0)) {
+			mimehdr_convert(runcs, run.data, run.len, out, flags);
 			run.len = 0;
 			runcs[0] = '\0';
 		}
-		after_word = false;
-		size_t fold = mimehdr_fold_len(s, n, i);
-		if (fold > 0) {
-			i += fold;
+		if (i == n)
+			break;
+		after_word = word;
+		if (word) {
+			strcpy(runcs, cs);
+			mimehdr_word_decode(&w, &run);
+			i = j + w.len;
 			continue;
 		}
-		mimehdr_buf_addc(out, s[i]);
-		i++;
+		size_t fold = mimehdr_fold_len(s, n, i);
+		if (fold == 0)
+			mimehdr_buf_addc(out, s[i]);
+		i += fold > 0 ? fold : 1;
 	}
-	if (runcs[0] != '\0')
-		mimehdr_convert(cv, runcs, run.data, run.len, out, flags);
 	if (run.full || out->full)
 		*flags |= MIMEHDR_TRUNCATED;
-	if (run.oom)
-		out->oom = true;
+	out->oom = out->oom || run.oom;
 	free(run.data);
 }
 
-/* mimehdr_pct - RFC 2231 %XX decoding; a stray "%" stays literal */
-static void mimehdr_pct(const char *s, size_t n, struct mimehdr_buf *out, unsigned *flags)
-{
-	for (size_t i = 0; i < n; i++) {
-		int h, l;
-		if (s[i] == '%' && i + 2 < n && (h = mimehdr_hex(s[i + 1])) >= 0 && (l = mimehdr_hex(s[i + 2])) >= 0) {
-			mimehdr_buf_addc(out, (char)(h * 16 + l));
-			i += 2;
-			continue;
-		}
-		if (s[i] == '%')
-			*flags |= MIMEHDR_BAD_2231;
-		mimehdr_buf_addc(out, s[i]);
-	}
-}
 
-/*
- * mimehdr_ext_split - split "charset'language'text" (RFC 2231). Without
- * both quotes the whole value is text and there is no charset.
- */
-static void mimehdr_ext_split(const char *s, size_t n, char cs[MIMEHDR_CHARSET_MAX + 1],
-			      const char **text, size_t *tlen, unsigned *flags)
-{
-	const char *q1 = memchr(s, '\'', n);
-	const char *q2 = q1 != NULL ? memchr(q1 + 1, '\'', (size_t)(s + n - q1 - 1)) : NULL;
-
-	cs[0] = '\0';
-	*text = s;
-	*tlen = n;
-	if (q2 == NULL) {
-		*flags |= MIMEHDR_BAD_2231;
-		return;
-	}
-	if (q1 > s)
-		mimehdr_charset_norm(s, (size_t)(q1 - s), cs);
-	*text = q2 + 1;
-	*tlen = (size_t)(s + n - q2 - 1);
-}
-
-/* mimehdr_skip_comment - past the (nested) comment at s[i] */
+/* mimehdr_skip_comment - past the (nested) comment at s[i]; no recursion */
 static size_t mimehdr_skip_comment(struct mimehdr_ctx *c, size_t i)
 {
 	size_t depth = 0;
@@ -565,34 +477,27 @@ static size_t mimehdr_skip_comment(struct mimehdr_ctx *c, size_t i)
 /* mimehdr_skip_cfws - past white space and comments */
 static size_t mimehdr_skip_cfws(struct mimehdr_ctx *c, size_t i)
 {
-	while (i < c->n) {
-		if (mimehdr_is_wsp(c->s[i]))
-			i++;
-		else if (c->s[i] == '(')
-			i = mimehdr_skip_comment(c, i);
-		else
-			break;
-	}
+	while (i < c->n && (mimehdr_is_wsp(c->s[i]) || c->s[i] == '('))
+		i = c->s[i] == '(' ? mimehdr_skip_comment(c, i) : i + 1;
 	return i;
 }
 
-/* mimehdr_read_quoted - the quoted string at s[i] into v; folds removed */
+/* mimehdr_read_quoted - the quoted string at s[i] into v (if not NULL), unfolded */
 static size_t mimehdr_read_quoted(struct mimehdr_ctx *c, size_t i, struct mimehdr_buf *v)
 {
 	for (i++; i < c->n; i++) {
-		char ch = c->s[i];
 		size_t fold;
-		if (ch == '"')
+		if (c->s[i] == '"')
 			return i + 1;
-		if (ch == '\\') {
+		if (c->s[i] == '\\') {
 			if (++i == c->n)
 				break;
-			ch = c->s[i];
 		} else if ((fold = mimehdr_fold_len(c->s, c->n, i)) > 0) {
 			i += fold - 1;
 			continue;
 		}
-		mimehdr_buf_addc(v, ch);
+		if (v != NULL)
+			mimehdr_buf_addc(v, c->s[i]);
 	}
 	c->flags |= MIMEHDR_SYNTAX;
 	return c->n;
@@ -601,22 +506,15 @@ static size_t mimehdr_read_quoted(struct mimehdr_ctx *c, size_t i, struct mimehd
 /* mimehdr_skip_garbage - to the next ";" outside quotes and comments */
 static size_t mimehdr_skip_garbage(struct mimehdr_ctx *c, size_t i)
 {
-	struct mimehdr_buf scratch = {0};
-
 	c->flags |= MIMEHDR_SYNTAX;
 	while (i < c->n && c->s[i] != ';') {
-		if (c->s[i] == '"') {
-			i = mimehdr_read_quoted(c, i, &scratch);
-			scratch.len = 0;
-		} else if (c->s[i] == '(') {
+		if (c->s[i] == '"')
+			i = mimehdr_read_quoted(c, i, NULL);
+		else if (c->s[i] == '(')
 			i = mimehdr_skip_comment(c, i);
-		} else {
+		else
 			i++;
-		}
 	}
-	if (scratch.oom)
-		c->oom = true;
-	free(scratch.data);
 	return i;
 }
 
@@ -627,22 +525,16 @@ static size_t mimehdr_read_bare(struct mimehdr_ctx *c, size_t i, struct mimehdr_
 
 	while (i < c->n && c->s[i] != ';') {
 		char ch = c->s[i];
-		if (mimehdr_is_wsp(ch)) {
-			space = true;
-			i++;
+		if (mimehdr_is_wsp(ch) || ch == '(') {
+			space = space || ch != '(';
+			i = ch == '(' ? mimehdr_skip_comment(c, i) : i + 1;
 			continue;
 		}
-		if (ch == '(') {
-			i = mimehdr_skip_comment(c, i);
-			continue;
-		}
-		if (space) {
+		if (space)
 			mimehdr_buf_addc(v, ' ');
+		if (space || !mimehdr_is_token(ch))
 			c->flags |= MIMEHDR_SYNTAX;
-			space = false;
-		}
-		if (!mimehdr_is_token(ch))
-			c->flags |= MIMEHDR_SYNTAX;
+		space = false;
 		mimehdr_buf_addc(v, ch);
 		i++;
 	}
@@ -676,24 +568,15 @@ static size_t mimehdr_read_token(struct mimehdr_ctx *c, size_t i, struct mimehdr
 static struct mimehdr_group *mimehdr_group_find(struct mimehdr_ctx *c, const char *name,
 						size_t len)
 {
-	for (size_t g = 0; g < c->ngroups; g++) {
-		struct mimehdr_group *grp = &c->groups[g];
-		size_t k = 0;
-		if (grp->name_len != len)
-			continue;
-		while (k < len && grp->name[k] == mimehdr_lower(name[k]))
-			k++;
-		if (k == len)
-			return grp;
-	}
+	for (size_t g = 0; g < c->ngroups; g++)
+		if (mimehdr_name_eq(c->groups[g].name, c->groups[g].name_len, name, len))
+			return &c->groups[g];
 	if (c->ngroups == MIMEHDR_MAX_PARAMS) {
 		c->flags |= MIMEHDR_TRUNCATED;
 		return NULL;
 	}
 	struct mimehdr_group *grp = &c->groups[c->ngroups];
-	memset(grp, 0, sizeof(*grp));
-	grp->name = mimehdr_memdup(name, len);
-	if (grp->name == NULL) {
+	if ((grp->name = mimehdr_memdup(name, len)) == NULL) {
 		c->oom = true;
 		return NULL;
 	}
@@ -704,19 +587,22 @@ static struct mimehdr_group *mimehdr_group_find(struct mimehdr_ctx *c, const cha
 	return grp;
 }
 
-/* mimehdr_store - keep the first of duplicate values */
-static void mimehdr_store(struct mimehdr_ctx *c, bool *set, char **dst, size_t *dlen,
-			  const struct mimehdr_buf *v)
+/* mimehdr_store - fill a slot; the first of duplicate values is kept */
+static bool mimehdr_store(struct mimehdr_ctx *c, struct mimehdr_slot *slot,
+			  const struct mimehdr_buf *v, bool enc)
 {
-	if (*set) {
+	if (slot->set) {
 		c->flags |= MIMEHDR_DUP_PARAM;
-		return;
+		return false;
 	}
-	*dst = mimehdr_memdup(v->data, v->len);
-	*dlen = v->len;
-	*set = *dst != NULL;
-	if (*dst == NULL)
+	if ((slot->raw = mimehdr_memdup(v->data, v->len)) == NULL) {
 		c->oom = true;
+		return false;
+	}
+	slot->len = v->len;
+	slot->enc = enc;
+	slot->set = true;
+	return true;
 }
 
 /*
@@ -726,33 +612,25 @@ static void mimehdr_store(struct mimehdr_ctx *c, bool *set, char **dst, size_t *
 static void mimehdr_param_add(struct mimehdr_ctx *c, const char *name, size_t nlen,
 			      const struct mimehdr_buf *v)
 {
-	const char *star = memchr(name, '*', nlen);
-	size_t blen = nlen, sect = 0, digits = 0;
-	enum { PLAIN, EXT, SECT } kind = PLAIN;
-	bool enc = false;
+	const char *star = memchr(name, '*', nlen), *end = name + nlen, *p = end;
+	size_t sect = 0, digits = 0;
 
 	if (star != NULL) {
-		const char *p = star + 1, *end = name + nlen;
-		for (; p < end && *p >= '0' && *p <= '9'; p++, digits++)
+		for (p = star + 1; p < end && *p >= '0' && *p <= '9'; p++, digits++)
 			if (digits < 10)
 				sect = sect * 10 + (size_t)(*p - '0');
-		if (p == end && digits == 0) {
-			kind = EXT;
-		} else if (digits > 0 && (p == end || (p + 1 == end && *p == '*'))) {
-			kind = SECT;
-			enc = p != end;
-			if (digits > 1 && star[1] == '0')
-				c->flags |= MIMEHDR_BAD_2231;
-			if (digits > 9 || sect >= MIMEHDR_MAX_SECTIONS) {
-				c->flags |= MIMEHDR_TRUNCATED;
-				return;
-			}
-		} else {
-			c->flags |= MIMEHDR_BAD_2231; /* kept under its whole name */
+		bool tail = p == end || (digits > 0 && p + 1 == end && *p == '*');
+		if (!tail) {
+			c->flags |= MIMEHDR_BAD_2231; /* kept as a plain name, star and all */
+			star = NULL;
+		} else if (digits > 9 || sect >= MIMEHDR_MAX_SECTIONS) {
+			c->flags |= MIMEHDR_TRUNCATED;
+			return;
+		} else if (digits > 1 && star[1] == '0') {
+			c->flags |= MIMEHDR_BAD_2231;
 		}
-		if (kind != PLAIN)
-			blen = (size_t)(star - name);
 	}
+	size_t blen = star != NULL ? (size_t)(star - name) : nlen;
 	if (blen == 0) {
 		c->flags |= MIMEHDR_SYNTAX;
 		return;
@@ -760,102 +638,86 @@ static void mimehdr_param_add(struct mimehdr_ctx *c, const char *name, size_t nl
 	struct mimehdr_group *g = mimehdr_group_find(c, name, blen);
 	if (g == NULL)
 		return;
-	if (kind == PLAIN) {
-		mimehdr_store(c, &g->has_plain, &g->plain, &g->plain_len, v);
-	} else if (kind == EXT) {
-		g->ext_first = g->ext_first || (!g->has_ext && g->nsect == 0);
-		mimehdr_store(c, &g->has_ext, &g->ext, &g->ext_len, v);
-	} else {
-		if (g->sect == NULL && (g->sect = calloc(MIMEHDR_MAX_SECTIONS, sizeof(*g->sect))) == NULL) {
-			c->oom = true;
-			return;
-		}
-		struct mimehdr_sect *sc = &g->sect[sect];
-		bool was = sc->set;
-		mimehdr_store(c, &sc->set, &sc->raw, &sc->len, v);
-		if (!was && sc->set) {
-			sc->enc = enc;
-			g->nsect++;
-		}
+	if (star == NULL) {
+		mimehdr_store(c, &g->plain, v, false);
+	} else if (digits == 0) {
+		g->ext_first = g->ext_first || (!g->ext.set && g->nsect == 0);
+		mimehdr_store(c, &g->ext, v, true);
+	} else if (g->sect == NULL &&
+		   (g->sect = calloc(MIMEHDR_MAX_SECTIONS, sizeof(*g->sect))) == NULL) {
+		c->oom = true;
+	} else if (mimehdr_store(c, &g->sect[sect], v, p != end)) {
+		g->nsect++;
 	}
 }
 
 /*
- * mimehdr_sections - join "name*0", "name*1" ... in numeric order. The
- * charset comes from an encoded section 0; plain sections are taken as is.
+ * mimehdr_join - the UTF-8 bytes of slots[0..n) joined in order: %XX
+ * decoding for encoded slots, the charset from an encoded slot 0, RFC 2047
+ * if nothing was encoded (and words is set), MIMEHDR_BAD_2231 for a gap.
  */
-static void mimehdr_sections(struct mimehdr_ctx *c, struct mimehdr_group *g, bool words,
-			     struct mimehdr_buf *raw)
+static void mimehdr_join(struct mimehdr_ctx *c, const struct mimehdr_slot *slots, size_t n,
+			 size_t nset, bool words, struct mimehdr_buf *raw)
 {
 	struct mimehdr_buf joined = {0};
 	char cs[MIMEHDR_CHARSET_MAX + 1] = "";
 	bool any_enc = false;
-	size_t seen = 0;
 
-	for (size_t k = 0; k < MIMEHDR_MAX_SECTIONS && seen < g->nsect; k++) {
-		const struct mimehdr_sect *sc = &g->sect[k];
-		if (!sc->set) {
-			c->flags |= MIMEHDR_BAD_2231; /* a gap, or no section 0 */
+	for (size_t k = 0, seen = 0; k < n && seen < nset; k++) {
+		const char *text = slots[k].raw;
+		size_t tlen = slots[k].len;
+		if (!slots[k].set) {
+			c->flags |= MIMEHDR_BAD_2231;
 			continue;
 		}
 		seen++;
-		if (!sc->enc) {
-			mimehdr_buf_add(&joined, sc->raw, sc->len);
+		if (!slots[k].enc) {
+			mimehdr_buf_add(&joined, text, tlen);
 			continue;
 		}
-		const char *text = sc->raw;
-		size_t tlen = sc->len;
-		if (k == 0)
-			mimehdr_ext_split(sc->raw, sc->len, cs, &text, &tlen, &c->flags);
-		mimehdr_pct(text, tlen, &joined, &c->flags);
+		const char *q1 = k == 0 ? memchr(text, '\'', tlen) : NULL;
+		const char *q2 = q1 != NULL ? memchr(q1 + 1, '\'', tlen - (size_t)(q1 + 1 - text)) : NULL;
+		if (k == 0 && q2 == NULL) {
+			c->flags |= MIMEHDR_BAD_2231; /* no charset'language' */
+		} else if (k == 0) {
+			if (q1 > text)
+				mimehdr_charset_norm(text, (size_t)(q1 - text), cs);
+			tlen -= (size_t)(q2 + 1 - text);
+			text = q2 + 1;
+		}
+		if (mimehdr_unescape(text, tlen, '%', &joined))
+			c->flags |= MIMEHDR_BAD_2231;
 		any_enc = true;
 	}
 	if (any_enc)
-		mimehdr_convert(&c->conv, cs[0] != '\0' ? cs : NULL, joined.data, joined.len, raw,
+		mimehdr_convert(cs[0] != '\0' ? cs : NULL, joined.data, joined.len, raw,
 				&c->flags);
 	else if (words)
-		mimehdr_words(raw, joined.data, joined.len, &c->conv, &c->flags);
+		mimehdr_words(raw, joined.data, joined.len, &c->flags);
 	else
 		mimehdr_buf_add(raw, joined.data, joined.len);
-	if (joined.full)
-		c->flags |= MIMEHDR_TRUNCATED;
-	if (joined.oom)
-		raw->oom = true;
+	raw->oom = raw->oom || joined.oom;
 	free(joined.data);
 }
 
-/* mimehdr_group_value - the final UTF-8 value; RFC 2231 forms win over plain */
+/* mimehdr_group_value - the final value; an RFC 2231 form wins over a plain one */
 static char *mimehdr_group_value(struct mimehdr_ctx *c, struct mimehdr_group *g)
 {
 	struct mimehdr_buf raw = {0}, out = {0};
 	bool words = strcmp(g->name, "boundary") != 0;
 
-	if (g->has_ext && g->nsect > 0)
+	if (g->ext.set && g->nsect > 0)
 		c->flags |= MIMEHDR_DUP_PARAM;
-	if (g->has_ext && (g->nsect == 0 || g->ext_first)) {
-		struct mimehdr_buf bytes = {0};
-		char cs[MIMEHDR_CHARSET_MAX + 1];
-		const char *text;
-		size_t tlen;
-		mimehdr_ext_split(g->ext, g->ext_len, cs, &text, &tlen, &c->flags);
-		mimehdr_pct(text, tlen, &bytes, &c->flags);
-		mimehdr_convert(&c->conv, cs[0] != '\0' ? cs : NULL, bytes.data, bytes.len, &raw,
-				&c->flags);
-		if (bytes.oom)
-			raw.oom = true;
-		free(bytes.data);
-	} else if (g->nsect > 0) {
-		mimehdr_sections(c, g, words, &raw);
-	} else if (words) {
-		mimehdr_words(&raw, g->plain, g->plain_len, &c->conv, &c->flags);
-	} else {
-		mimehdr_buf_add(&raw, g->plain, g->plain_len);
-	}
+	if (g->ext.set && (g->nsect == 0 || g->ext_first))
+		mimehdr_join(c, &g->ext, 1, 1, words, &raw);
+	else if (g->nsect > 0)
+		mimehdr_join(c, g->sect, MIMEHDR_MAX_SECTIONS, g->nsect, words, &raw);
+	else
+		mimehdr_join(c, &g->plain, 1, 1, words, &raw);
 	mimehdr_clean(raw.data, raw.len, &out, &c->flags);
 	if (raw.full || out.full)
 		c->flags |= MIMEHDR_TRUNCATED;
-	if (raw.oom)
-		out.oom = true;
+	out.oom = out.oom || raw.oom;
 	free(raw.data);
 	return mimehdr_buf_take(&out);
 }
@@ -863,28 +725,23 @@ static char *mimehdr_group_value(struct mimehdr_ctx *c, struct mimehdr_group *g)
 /* mimehdr_group_free - release one group's raw values */
 static void mimehdr_group_free(struct mimehdr_group *g)
 {
-	free(g->name);
-	free(g->plain);
-	free(g->ext);
-	if (g->sect != NULL)
-		for (size_t k = 0; k < MIMEHDR_MAX_SECTIONS; k++)
-			free(g->sect[k].raw);
+	for (size_t k = 0; g->sect != NULL && k < MIMEHDR_MAX_SECTIONS; k++)
+		free(g->sect[k].raw);
 	free(g->sect);
+	free(g->name);
+	free(g->plain.raw);
+	free(g->ext.raw);
 }
 
-/* mimehdr_read_params - every "; name=value" from s[i] on */
-static void mimehdr_read_params(struct mimehdr_ctx *c, size_t i)
+/* mimehdr_read_params - every "; name=value" from s[i] on; v is scratch */
+static void mimehdr_read_params(struct mimehdr_ctx *c, size_t i, struct mimehdr_buf *v)
 {
-	struct mimehdr_buf v = {0};
-
 	while (i < c->n && !c->oom) {
 		i = mimehdr_skip_cfws(c, i + 1); /* past the ";" */
-		if (i >= c->n)
-			break;
-		if (c->s[i] == ';') {
+		if (i < c->n && c->s[i] == ';')
 			c->flags |= MIMEHDR_SYNTAX;
+		if (i >= c->n || c->s[i] == ';')
 			continue;
-		}
 		size_t name = i;
 		while (i < c->n && mimehdr_is_token(c->s[i]))
 			i++;
@@ -895,117 +752,95 @@ static void mimehdr_read_params(struct mimehdr_ctx *c, size_t i)
 			continue;
 		}
 		i = mimehdr_skip_cfws(c, i + 1);
-		v.len = 0;
+		v->len = 0;
 		if (i < c->n && c->s[i] == '"') {
-			i = mimehdr_skip_cfws(c, mimehdr_read_quoted(c, i, &v));
+			i = mimehdr_skip_cfws(c, mimehdr_read_quoted(c, i, v));
 			if (i < c->n && c->s[i] != ';')
 				i = mimehdr_skip_garbage(c, i);
 		} else {
-			i = mimehdr_read_bare(c, i, &v);
-			if (v.len == 0) {
+			i = mimehdr_read_bare(c, i, v);
+			if (v->len == 0) {
 				c->flags |= MIMEHDR_SYNTAX;
 				continue;
 			}
 		}
-		if (v.oom)
-			c->oom = true;
-		else
-			mimehdr_param_add(c, c->s + name, nlen, &v);
+		c->oom = c->oom || v->oom;
+		if (!c->oom)
+			mimehdr_param_add(c, c->s + name, nlen, v);
 	}
-	if (v.oom)
-		c->oom = true;
-	free(v.data);
 }
 
 /* mimehdr_parse - see mimehdr.h */
 int mimehdr_parse(const char *value, size_t len, struct mimehdr_field *out)
 {
 	struct mimehdr_ctx *c = calloc(1, sizeof(*c));
-	struct mimehdr_buf tok = {0};
+	struct mimehdr_buf tok = {0}, v = {0};
 
 	memset(out, 0, sizeof(*out));
 	if (c == NULL)
 		return -1;
 	c->s = value != NULL ? value : "";
 	c->n = value != NULL ? len : 0;
-	c->conv.cd = (iconv_t)-1;
 	if (c->n > MIMEHDR_MAX_FIELD) {
 		c->n = MIMEHDR_MAX_FIELD;
 		c->flags |= MIMEHDR_TRUNCATED;
 	}
-	mimehdr_read_params(c, mimehdr_read_token(c, 0, &tok));
+	mimehdr_read_params(c, mimehdr_read_token(c, 0, &tok), &v);
+	free(v.data);
 	out->token = mimehdr_buf_take(&tok);
-	if (c->ngroups > 0 && out->token != NULL && !c->oom)
+	if (c->ngroups > 0)
 		out->params = calloc(c->ngroups, sizeof(*out->params));
-	bool ok = out->token != NULL && !c->oom && (c->ngroups == 0 || out->params != NULL);
+	bool ok = out->token != NULL && !c->oom && !v.oom && (c->ngroups == 0 || out->params);
 	for (size_t g = 0; g < c->ngroups; g++) {
 		if (ok) {
-			struct mimehdr_param *p = &out->params[out->nparams];
+			struct mimehdr_param *p = &out->params[out->nparams++];
 			p->value = mimehdr_group_value(c, &c->groups[g]);
 			p->name = c->groups[g].name;
 			c->groups[g].name = NULL;
-			out->nparams++;
 			ok = p->value != NULL;
 		}
 		mimehdr_group_free(&c->groups[g]);
 	}
 	out->flags = c->flags;
-	mimehdr_conv_close(&c->conv);
 	free(c);
-	if (!ok) {
+	if (!ok)
 		mimehdr_field_free(out);
-		return -1;
-	}
-	return 0;
+	return ok ? 0 : -1;
 }
 
 /* mimehdr_param - see mimehdr.h; names compare without regard to case */
 const char *mimehdr_param(const struct mimehdr_field *f, const char *name)
 {
-	if (f == NULL || name == NULL)
-		return NULL;
-	for (size_t i = 0; i < f->nparams; i++) {
-		const char *a = f->params[i].name, *b = name;
-		while (*a != '\0' && mimehdr_lower(*a) == mimehdr_lower(*b)) {
-			a++;
-			b++;
-		}
-		if (*a == '\0' && *b == '\0')
+	for (size_t i = 0; f != NULL && name != NULL && i < f->nparams; i++)
+		if (mimehdr_name_eq(f->params[i].name, strlen(f->params[i].name), name, strlen(name)))
 			return f->params[i].value;
-	}
 	return NULL;
 }
 
 /* mimehdr_field_free - see mimehdr.h; leaves the field empty, safe to free again */
 void mimehdr_field_free(struct mimehdr_field *f)
 {
-	if (f == NULL)
-		return;
-	for (size_t i = 0; i < f->nparams; i++) {
+	for (size_t i = 0; f != NULL && i < f->nparams; i++) {
 		free(f->params[i].name);
 		free(f->params[i].value);
 	}
-	free(f->params);
-	free(f->token);
-	memset(f, 0, sizeof(*f));
+	if (f != NULL) {
+		free(f->params);
+		free(f->token);
+		memset(f, 0, sizeof(*f));
+	}
 }
 
 /* mimehdr_decode_words - see mimehdr.h */
 char *mimehdr_decode_words(const char *text, size_t len)
 {
-	struct mimehdr_conv cv = {.cd = (iconv_t)-1};
 	struct mimehdr_buf raw = {0}, out = {0};
 	unsigned flags = 0;
 
-	if (text == NULL)
-		len = 0;
-	if (len > MIMEHDR_MAX_FIELD)
-		len = MIMEHDR_MAX_FIELD;
-	mimehdr_words(&raw, text, len, &cv, &flags);
-	mimehdr_conv_close(&cv);
+	len = text == NULL ? 0 : len > MIMEHDR_MAX_FIELD ? MIMEHDR_MAX_FIELD : len;
+	mimehdr_words(&raw, text, len, &flags);
 	mimehdr_clean(raw.data, raw.len, &out, &flags);
-	if (raw.oom)
-		out.oom = true;
+	out.oom = out.oom || raw.oom;
 	free(raw.data);
 	return mimehdr_buf_take(&out);
 }

@@ -4,6 +4,8 @@
  * clients send, and hostile input. Every output of every test is also
  * checked to be valid UTF-8 without control characters.
  */
+#include <errno.h>
+#include <iconv.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -26,6 +28,59 @@
 #define T MIMEHDR_TRUNCATED
 /* A literal with NUL bytes inside, and its full length. */
 #define NUL(s) s, sizeof(s) - 1
+
+/*
+ * Allocation failure injection, for the plain build only: ASan owns malloc
+ * there. The test binary's malloc family wins over libc's for every caller;
+ * each forwards to glibc's __libc_ entry points and fails when told to.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_OOM 0
+#else
+#define TEST_OOM 1
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t n);
+extern void __libc_free(void *p);
+static long test_fail_at = -1; /* allocations left before one fails; -1: none */
+static long test_live;         /* successful allocations minus frees */
+
+/* test_fail_now - whether this allocation is the one to fail (as malloc does) */
+static bool test_fail_now(void)
+{
+	bool fail = test_fail_at >= 0 && test_fail_at-- == 0;
+	if (fail)
+		errno = ENOMEM;
+	return fail;
+}
+
+void *malloc(size_t n)
+{
+	void *p = test_fail_now() ? NULL : __libc_malloc(n);
+	test_live += p != NULL;
+	return p;
+}
+
+void *calloc(size_t n, size_t size)
+{
+	void *p = test_fail_now() ? NULL : __libc_calloc(n, size);
+	test_live += p != NULL;
+	return p;
+}
+
+void *realloc(void *old, size_t n)
+{
+	void *p = test_fail_now() ? NULL : __libc_realloc(old, n);
+	test_live += p != NULL && old == NULL;
+	return p;
+}
+
+void free(void *p)
+{
+	test_live -= p != NULL;
+	__libc_free(p);
+}
+#endif
 
 /*
  * test_clean_utf8 - independent strict check: well-formed UTF-8 (no
@@ -410,6 +465,9 @@ static const struct words_case words[] = {
 	/* Unknown or unsafe charsets: ASCII passes, the rest is replaced. */
 	{"=?x-unknown?Q?a=E9?=", 0, "a" R},
 	{"=?utf-8//TRANSLIT?Q?=E9?=", 0, R},
+	{"=?utf-8/x?Q?=C3=A4?=", 0, R R},
+	{"=?utf-8\x01?Q?=C3=A4?=", 0, "=?utf-8" R "?Q?=C3=A4?="},
+	{"=?UTF-8?Q?=C3=A4?= =?utf-8x?Q?=C3=A4?=", 0, "\xc3\xa4" R R},
 	{"=?../../etc/passwd?Q?x?=", 0, "x"},
 	{"=?aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa?Q?x=E9?=", 0, "x" R},
 	/* Invalid bytes in the named charset. */
@@ -479,6 +537,71 @@ static void test_api(void **state)
 	char *s = mimehdr_decode_words(NULL, 0);
 	assert_string_equal(s, "");
 	free(s);
+}
+
+/*
+ * test_oom - fail each allocation in turn: -1 with an empty field (or NULL),
+ * never a crash, and nothing left allocated. The inputs reach every kind of
+ * allocation: token, params, groups, sections, words, iconv, the cleaner.
+ */
+static void test_oom(void **state)
+{
+	(void)state;
+#if !TEST_OOM
+	skip();
+#else
+	static const char *const in[] = {
+		"attachment; filename*0*=iso-8859-1''caf%E9; filename*1=\".txt\"; "
+		"name=\"=?utf-8?B?w6Q=?= =?koi8-r?B?8NLJ18XU?=\"; x=\"a\\\"b\"; (c) y=z",
+		"text/plain",
+		"",
+	};
+	/*
+	 * glibc unloads an unused gconv module after a few iconv_close() calls
+	 * and frees memory from before the count began; an open descriptor per
+	 * charset pins its module, so the count sees only mimehdr's allocations.
+	 */
+	static const char *const pins[] = {"utf-8", "windows-1252", "koi8-r"};
+	iconv_t pin[NELEM(pins)];
+	for (size_t k = 0; k < NELEM(pins); k++)
+		assert_true((pin[k] = iconv_open("UTF-8", pins[k])) != (iconv_t)-1);
+	for (size_t k = 0; k < NELEM(in); k++) {
+		struct mimehdr_field f;
+		size_t len = strlen(in[k]);
+		/* Once unarmed, so iconv's module cache is loaded before counting. */
+		assert_int_equal(mimehdr_parse(in[k], len, &f), 0);
+		mimehdr_field_free(&f);
+		free(mimehdr_decode_words(in[k], len));
+		bool reached_end = false;
+		for (long n = 0; !reached_end; n++) {
+			long live = test_live;
+			test_fail_at = n;
+			int rc = mimehdr_parse(in[k], len, &f);
+			reached_end = test_fail_at >= 0; /* no allocation failed */
+			test_fail_at = -1;
+			if (rc == -1) {
+				assert_null(f.token);
+				assert_null(f.params);
+				assert_int_equal(f.nparams, 0);
+			} else {
+				assert_int_equal(rc, 0);
+				test_check_field(&f);
+			}
+			mimehdr_field_free(&f);
+			assert_int_equal(test_live, live);
+
+			test_fail_at = n;
+			char *s = mimehdr_decode_words(in[k], len);
+			test_fail_at = -1;
+			if (s != NULL)
+				assert_true(test_clean_utf8(s, strlen(s)));
+			free(s);
+			assert_int_equal(test_live, live);
+		}
+	}
+	for (size_t k = 0; k < NELEM(pins); k++)
+		iconv_close(pin[k]);
+#endif
 }
 
 /*
@@ -688,7 +811,7 @@ int main(void)
 		cmocka_unit_test(test_clients),	   cmocka_unit_test(test_words),
 		cmocka_unit_test(test_api),	   cmocka_unit_test(test_many_params),
 		cmocka_unit_test(test_huge),	   cmocka_unit_test(test_every_byte),
-		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_random),	   cmocka_unit_test(test_oom),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

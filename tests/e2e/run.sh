@@ -5,13 +5,13 @@
 #
 # Usage: tests/e2e/run.sh [SCENARIO...]   (default: all, e.g. "clean reload")
 # Needs root and the packages of scripts/deps.sh. Prints one PASS:/FAIL: line
-# per check, then the Postfix log lines of the four policy cases under
+# per check, then the Postfix log lines of the policy cases under
 # "Postfix transcript". Exits non-zero if any check failed.
 # KLAXON_BIN, KLAXON_SIGS, KLAXON_E2E_KEEP, KLAXON_E2E_VERBOSE: see lib.sh.
 . "$(dirname "$0")/lib.sh"
 
 ALL=(bad_config milter_down clean virus_external virus_internal auth_internal
-	clamd_down reload)
+	clamd_down reload banned_pif dup_ctype)
 if [ $# -gt 0 ]; then SCENARIOS=("$@"); else SCENARIOS=("${ALL[@]}"); fi
 
 t0=$SECONDS

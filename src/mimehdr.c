@@ -456,7 +456,6 @@ static void mimehdr_words(struct mimehdr_buf *out, const char *s, size_t n,
 	free(run.data);
 }
 
-
 /* mimehdr_skip_comment - past the (nested) comment at s[i]; no recursion */
 static size_t mimehdr_skip_comment(struct mimehdr_ctx *c, size_t i)
 {

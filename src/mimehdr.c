@@ -73,6 +73,7 @@ struct mimehdr_group {
 	char *name;
 	size_t name_len;
 	struct mimehdr_slot plain;
+	struct mimehdr_slot plain_last; /* the last of duplicate plain values */
 	struct mimehdr_slot ext;   /* "name*" */
 	struct mimehdr_slot *sect; /* MIMEHDR_MAX_SECTIONS, allocated on first use */
 	size_t nsect;
@@ -637,7 +638,13 @@ static void mimehdr_param_add(struct mimehdr_ctx *c, const char *name, size_t nl
 	struct mimehdr_group *g = mimehdr_group_find(c, name, blen);
 	if (g == NULL)
 		return;
-	if (star == NULL) {
+	if (star == NULL && g->plain.set) {
+		/* Some clients take the last of duplicates: keep it as a reading too. */
+		c->flags |= MIMEHDR_DUP_PARAM;
+		free(g->plain_last.raw);
+		g->plain_last.set = false;
+		mimehdr_store(c, &g->plain_last, v, false);
+	} else if (star == NULL) {
 		mimehdr_store(c, &g->plain, v, false);
 	} else if (digits == 0) {
 		g->ext_first = g->ext_first || (!g->ext.set && g->nsect == 0);
@@ -699,26 +706,64 @@ static void mimehdr_join(struct mimehdr_ctx *c, const struct mimehdr_slot *slots
 	free(joined.data);
 }
 
-/* mimehdr_group_value - the final value; an RFC 2231 form wins over a plain one */
-static char *mimehdr_group_value(struct mimehdr_ctx *c, struct mimehdr_group *g)
+/* mimehdr_slots_value - joined, converted and cleaned value of some slots */
+static char *mimehdr_slots_value(struct mimehdr_ctx *c, const struct mimehdr_slot *slots, size_t n,
+				 size_t nset, bool words)
 {
 	struct mimehdr_buf raw = {0}, out = {0};
-	bool words = strcmp(g->name, "boundary") != 0;
-
-	if (g->ext.set && g->nsect > 0)
-		c->flags |= MIMEHDR_DUP_PARAM;
-	if (g->ext.set && (g->nsect == 0 || g->ext_first))
-		mimehdr_join(c, &g->ext, 1, 1, words, &raw);
-	else if (g->nsect > 0)
-		mimehdr_join(c, g->sect, MIMEHDR_MAX_SECTIONS, g->nsect, words, &raw);
-	else
-		mimehdr_join(c, &g->plain, 1, 1, words, &raw);
+	mimehdr_join(c, slots, n, nset, words, &raw);
 	mimehdr_clean(raw.data, raw.len, &out, &c->flags);
 	if (raw.full || out.full)
 		c->flags |= MIMEHDR_TRUNCATED;
 	out.oom = out.oom || raw.oom;
 	free(raw.data);
 	return mimehdr_buf_take(&out);
+}
+
+/*
+ * mimehdr_group_values - every reading of one parameter, the preferred one
+ * first: an RFC 2231 form wins over a plain one, and the first of
+ * duplicates over the last. The others follow, because a client that does
+ * not know RFC 2231, or takes the last duplicate, sees them instead, and a
+ * banned-name check must see what any client sees. Returns how many values
+ * were stored in v (at most 4), or -1 when out of memory.
+ */
+static int mimehdr_group_values(struct mimehdr_ctx *c, struct mimehdr_group *g, char *v[4])
+{
+	bool words = strcmp(g->name, "boundary") != 0;
+	int n = 0;
+	bool ext_wins = g->ext.set && (g->nsect == 0 || g->ext_first);
+
+	if (g->ext.set && g->nsect > 0)
+		c->flags |= MIMEHDR_DUP_PARAM;
+	if (ext_wins)
+		v[n++] = mimehdr_slots_value(c, &g->ext, 1, 1, words);
+	if (g->nsect > 0)
+		v[n++] = mimehdr_slots_value(c, g->sect, MIMEHDR_MAX_SECTIONS, g->nsect, words);
+	if (g->ext.set && !ext_wins)
+		v[n++] = mimehdr_slots_value(c, &g->ext, 1, 1, words);
+	if (g->plain.set || n == 0)
+		v[n++] = mimehdr_slots_value(c, &g->plain, 1, 1, words);
+	if (g->plain_last.set)
+		v[n++] = mimehdr_slots_value(c, &g->plain_last, 1, 1, words);
+	int kept = 0;
+	bool oom = false;
+	for (int k = 0; k < n; k++) {
+		bool dup = false;
+		for (int j = 0; v[k] && j < kept; j++)
+			dup = dup || strcmp(v[j], v[k]) == 0;
+		oom = oom || v[k] == NULL;
+		if (v[k] == NULL || dup)
+			free(v[k]);
+		else
+			v[kept++] = v[k];
+	}
+	if (oom) {
+		for (int k = 0; k < kept; k++)
+			free(v[k]);
+		return -1;
+	}
+	return kept;
 }
 
 /* mimehdr_group_free - release one group's raw values */
@@ -729,6 +774,7 @@ static void mimehdr_group_free(struct mimehdr_group *g)
 	free(g->sect);
 	free(g->name);
 	free(g->plain.raw);
+	free(g->plain_last.raw);
 	free(g->ext.raw);
 }
 
@@ -788,15 +834,21 @@ int mimehdr_parse(const char *value, size_t len, struct mimehdr_field *out)
 	free(v.data);
 	out->token = mimehdr_buf_take(&tok);
 	if (c->ngroups > 0)
-		out->params = calloc(c->ngroups, sizeof(*out->params));
+		out->params = calloc(c->ngroups * 4, sizeof(*out->params));
 	bool ok = out->token != NULL && !c->oom && !v.oom && (c->ngroups == 0 || out->params);
 	for (size_t g = 0; g < c->ngroups; g++) {
-		if (ok) {
+		char *vals[4];
+		int n = ok ? mimehdr_group_values(c, &c->groups[g], vals) : 0;
+		ok = ok && n >= 0;
+		for (int k = 0; ok && k < n; k++) {
 			struct mimehdr_param *p = &out->params[out->nparams++];
-			p->value = mimehdr_group_value(c, &c->groups[g]);
-			p->name = c->groups[g].name;
-			c->groups[g].name = NULL;
-			ok = p->value != NULL;
+			p->value = vals[k];
+			p->name = strdup(c->groups[g].name);
+			if (p->name == NULL) {
+				ok = false;
+				for (int j = k + 1; j < n; j++)
+					free(vals[j]);
+			}
 		}
 		mimehdr_group_free(&c->groups[g]);
 	}

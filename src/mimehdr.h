@@ -25,8 +25,16 @@
  *	decoded too. Every returned value is valid UTF-8 with no control
  *	characters (those, and bytes that do not convert, become U+FFFD or
  *	'?'). Hostile input never fails the parse: what cannot be read is
- *	skipped and reported in f.flags. A parameter given twice keeps the
- *	first value and sets MIMEHDR_DUP_PARAM.
+ *	skipped and reported in f.flags.
+ *
+ *	A parameter can have more than one reading: a plain value and an RFC
+ *	2231 one that differ ("filename=x.exe; filename*=utf-8''x.txt"), or a
+ *	duplicate ("filename=a; filename=b", MIMEHDR_DUP_PARAM; some clients
+ *	take the first, some the last). mimehdr_param() returns the preferred
+ *	reading (RFC 2231 over plain, the first duplicate over the last);
+ *	every other distinct reading follows in params[] under the same name,
+ *	so a caller that must see what any client sees (banned names) walks
+ *	params[] for all entries with that name.
  *
  *	mimehdr_decode_words() decodes RFC 2047 encoded words ("=?charset?
  *	B|Q?text?=", upper or lower case) in unstructured text, dropping the

@@ -82,7 +82,7 @@ static void fuzz_field(const struct mimehdr_field *f)
 {
 	fuzz_check(f->token != NULL, "NULL token", NULL);
 	fuzz_check(fuzz_clean(f->token) && fuzz_lower_token(f->token, "/"), "bad token", f->token);
-	fuzz_check(f->nparams <= MIMEHDR_MAX_PARAMS, "too many params", NULL);
+	fuzz_check(f->nparams <= 4 * MIMEHDR_MAX_PARAMS, "too many params", NULL);
 	fuzz_check((f->flags & ~(unsigned)FUZZ_ALL_FLAGS) == 0, "unknown flag", NULL);
 	for (size_t i = 0; i < f->nparams; i++) {
 		const struct mimehdr_param *p = &f->params[i];
@@ -90,8 +90,15 @@ static void fuzz_field(const struct mimehdr_field *f)
 		fuzz_check(p->name[0] != '\0' && fuzz_lower_token(p->name, ""), "bad name", p->name);
 		fuzz_check(fuzz_clean(p->value), "bad value", p->value);
 		fuzz_check(mimehdr_param(f, p->name) != NULL, "lookup misses", p->name);
+		/* Readings of one name are adjacent and distinct (mimehdr.h). */
+		for (size_t j = 0; j + 1 < i; j++)
+			fuzz_check(strcmp(f->params[j].name, p->name) != 0 ||
+					   strcmp(f->params[j + 1].name, p->name) == 0,
+				   "readings of a name not adjacent", p->name);
 		for (size_t j = 0; j < i; j++)
-			fuzz_check(strcmp(f->params[j].name, p->name) != 0, "name twice", p->name);
+			fuzz_check(strcmp(f->params[j].name, p->name) != 0 ||
+					   strcmp(f->params[j].value, p->value) != 0,
+				   "a reading twice", p->value);
 	}
 }
 

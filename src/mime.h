@@ -45,8 +45,12 @@
  *	duplicate Content-Type and Content-Transfer-Encoding headers; strict
  *	or lenient base64 (decode.h); and whether a multipart without a
  *	usable boundary parameter guesses one from the first "--" line of its
- *	body (the reading of lenient clients). The default view (all false) is
- *	the fast path and is what RFC-abiding clients see.
+ *	body (the reading of lenient clients); and whether a multipart/ or
+ *	message/ part with a base64 or quoted-printable encoding (forbidden by
+ *	RFC 2045, flagged MIME_ENCODED_MULTIPART) is read raw, as if 7bit, or
+ *	decoded, with the decoded bytes parsed as its body (decode_multipart:
+ *	the reading of clients that decode first). The default view (all
+ *	false) is the fast path and is what RFC-abiding clients see.
  *
  *	The top-level header block (bytes up to the blank line, capped at the
  *	header limit) is kept in m->header_block, so it can be scanned too.
@@ -57,6 +61,7 @@
  *	records which limit in m->limit with a detail text, and sets
  *	MIME_LIMIT on the message. A caller must then refuse the message
  *	(klaxon: the configured 4xx or 5xx), never accept it as scanned.
+ *	mime_parser_new() takes NULL limits or view for built-in defaults.
  *
  *	Flags (enum mime_flag) are per part and OR-ed into m->flags. Those in
  *	MIME_AMBIGUOUS mean "another reading exists": klaxon then parses with
@@ -143,6 +148,7 @@ struct mime_view {
 	bool last_cte;               /* likewise Content-Transfer-Encoding */
 	bool strict_base64;          /* stop decoding at the first junk byte or padding */
 	bool guess_boundary;         /* multipart without a usable boundary: take the first "--x" line */
+	bool decode_multipart;       /* encoded multipart/ or message/: decode, parse the result */
 };
 
 struct mime_name {

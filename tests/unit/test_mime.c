@@ -931,6 +931,156 @@ static void test_chunking(void **state)
 	free(big);
 }
 
+/* ------------------------------------------------------------ edge cases */
+
+static const struct {
+	const char *name;
+	const char *msg;
+	size_t len;
+	const struct mime_view *view;
+	const char *want;
+} edge_cases[] = {
+	/* the last of three duplicates, and a field name with space before the colon */
+	{"third duplicate",
+	 S("Content-Type: text/a\nContent-Type: text/b\nContent-Type : text/c\n"
+	   "Content-Transfer-Encoding: base64\nContent-Transfer-Encoding: 8bit\n"
+	   "Content-Transfer-Encoding: binary\n\nx\n"),
+	 &view_last,
+	 "[duplicate-content-type,duplicate-cte] none\n"
+	 "1 text/c binary 2:73cb3858 [duplicate-content-type,duplicate-cte]\n"},
+	{"8bit", S("Content-Transfer-Encoding: 8BIT\n\n\xe9\n"), &view_default,
+	 "[] none\n"
+	 "1 text/plain 8bit 2:0ab5a955\n"},
+	{"empty cte", S("Content-Transfer-Encoding:\n\nx\n"), &view_default,
+	 "[bad-header-syntax] none\n"
+	 "1 text/plain 7bit 2:73cb3858 [bad-header-syntax]\n"},
+	/* a uuencode block the part ends before "end", and "end" with trailing blanks */
+	{"uu without end",
+	 S("Content-Type: multipart/mixed; boundary=b\n\n--b\n\nbegin 644 a.bin\n#0V%T\n--b\n\n"
+	   "begin 644 b.bin\n#0V%T\nend \t\nafter\n--b--\n"),
+	 &view_default,
+	 "[] none\n"
+	 "1 multipart/mixed 7bit\n"
+	 "1.1 text/plain 7bit 21:6834a891\n"
+	 "1.1.1 application/octet-stream 7bit 3:48735c4f name=\"a.bin\" ext=bin\n"
+	 "1.2 text/plain 7bit 33:b355f8c6\n"
+	 "1.2.1 application/octet-stream 7bit 3:48735c4f name=\"b.bin\" ext=bin\n"},
+	/* uuencode in a quoted-printable text part is found in the decoded lines */
+	{"uu in qp",
+	 S("Content-Transfer-Encoding: quoted-printable\n\nbegin 644 q=2Ebin\n#0V%T\nend\n"),
+	 &view_default,
+	 "[] none\n"
+	 "1 text/plain quoted-printable 29:75ddeb02\n"
+	 "1.1 application/octet-stream 7bit 3:48735c4f name=\"q.bin\" ext=bin\n"},
+	/* a guessed boundary skips a bare "--" line (preamble text) and trailing blanks */
+	{"guess with padding", S("Content-Type: multipart/mixed\n\n--\n--g  \n\nx\n--g--\n"),
+	 &view_guess,
+	 "[boundary-missing,preamble-content] none\n"
+	 "1 multipart/mixed 7bit [boundary-missing,preamble-content]\n"
+	 "1.1 text/plain 7bit 1:2d711642\n"},
+	/* an encoded container whose decoding needed tolerance */
+	{"encoded unpadded",
+	 S("Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\nU3ViamVjdDogeAoKeQ\n"),
+	 &view_decode,
+	 "[base64-invalid,encoded-multipart] none\n"
+	 "1 message/rfc822 base64 [base64-invalid,encoded-multipart]\n"
+	 "1.1 text/plain 7bit 1:a1fce436\n"},
+	{"encoded bad qp",
+	 S("Content-Type: message/rfc822\nContent-Transfer-Encoding: quoted-printable\n\n"
+	   "Subject: =ZZ\n\nbody\n"),
+	 &view_decode,
+	 "[qp-invalid,encoded-multipart] none\n"
+	 "1 message/rfc822 quoted-printable [qp-invalid,encoded-multipart]\n"
+	 "1.1 text/plain 7bit 6:0a4e52a1\n"},
+};
+
+/* test_edge_cases - less common branches, each against its expected tree */
+static void test_edge_cases(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < NELEM(edge_cases); i++) {
+		struct mime_message *m = parse(edge_cases[i].msg, edge_cases[i].len, edge_cases[i].view);
+		char got[4096];
+		dump(m, got, sizeof(got), false);
+		if (strcmp(got, edge_cases[i].want) != 0)
+			fail_msg("%s: got\n%swant\n%s", edge_cases[i].name, got, edge_cases[i].want);
+		mime_message_free(m);
+		chunk_check(edge_cases[i].msg, edge_cases[i].len, edge_cases[i].name);
+	}
+}
+
+/* test_deep_path - a path too long for its field is cut, marked and terminated */
+static void test_deep_path(void **state)
+{
+	(void)state;
+	struct mime_limits l = lim_default;
+	size_t len;
+	char *s = nest(40, &len);
+
+	l.max_depth = 50;
+	struct mime_message *m = parse_chunks(s, len, &view_default, &l, 0, 0);
+	assert_int_equal(m->limit, MIME_LIMIT_NONE);
+	assert_int_equal(m->nparts, 41);
+	const struct mime_part *leaf = &m->parts[40];
+	assert_int_equal(leaf->depth, 40);
+	assert_int_equal(strlen(leaf->path), sizeof(leaf->path) - 1);
+	assert_int_equal(leaf->path[sizeof(leaf->path) - 2], '~');
+	assert_string_equal(m->parts[30].path, "1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1");
+	mime_message_free(m);
+	free(s);
+
+	/* max_parts 0 still gives part 0 */
+	l = lim_default;
+	l.max_parts = 0;
+	m = parse_chunks(S(msg_simple), &view_default, &l, 0, 0);
+	assert_int_equal(m->nparts, 1);
+	assert_int_equal(m->limit, MIME_LIMIT_NONE);
+	mime_message_free(m);
+}
+
+/* test_name_cleaning - raw names become valid UTF-8 without control characters */
+static void test_name_cleaning(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *raw;
+		const char *clean;
+	} cases[] = {
+		{"smile\xf0\x9f\x98\x80.txt", "smile\xf0\x9f\x98\x80.txt"},
+		{"bad\xff.exe", "bad?.exe"},
+		{"overlong\xc0\xaf.exe", "overlong??.exe"},
+		{"surrogate\xed\xa0\x80.exe", "surrogate???.exe"},
+		{"cut\xe2\x82", "cut??"},
+		{"tab\there\x7f", "tab?here?"},
+	};
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		char msg[256];
+		int n = snprintf(msg, sizeof(msg), "\nbegin 644 %s\n#0V%%T\nend\n", cases[i].raw);
+		struct mime_message *m = parse(msg, (size_t)n, &view_default);
+		assert_int_equal(m->nparts, 2);
+		if (strcmp(m->parts[1].filename, cases[i].clean) != 0)
+			fail_msg("case %zu: got \"%s\"", i, m->parts[1].filename);
+		mime_message_free(m);
+	}
+}
+
+/* test_header_block_cap - the header block stops at max_header_length bytes */
+static void test_header_block_cap(void **state)
+{
+	(void)state;
+	static const char msg[] = "Subject: 0123456789\nTo: 0123456789\nFrom: 0123456789\n\nx\n";
+	struct mime_limits l = lim_default;
+
+	l.max_header_length = 25;
+	struct mime_message *m = parse_chunks(S(msg), &view_default, &l, 0, 0);
+	assert_int_equal(m->limit, MIME_LIMIT_NONE);
+	assert_int_equal(m->header_len, 25);
+	assert_memory_equal(m->header_block, msg, 25);
+	assert_int_equal(m->header_block[25], '\0');
+	assert_int_equal(m->parts[0].size, 2);
+	mime_message_free(m);
+}
+
 /* ------------------------------------------------------------ the rest */
 
 /* test_names_api - flag, limit and encoding names */
@@ -994,6 +1144,10 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_limit_stops_reading),
 		cmocka_unit_test(test_chunking),
+		cmocka_unit_test(test_edge_cases),
+		cmocka_unit_test(test_deep_path),
+		cmocka_unit_test(test_name_cleaning),
+		cmocka_unit_test(test_header_block_cap),
 		cmocka_unit_test(test_names_api),
 		cmocka_unit_test(test_defaults),
 	};

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "origin.h"
 #include "pipeline.h"
+#include "intake.h"
 #include "snapshot.h"
 
 struct check_opts {
@@ -94,8 +95,8 @@ static int check_parse(int argc, char **argv, struct check_opts *o)
 	return 0;
 }
 
-/* check_read - the message into a spool, as the milter would fill it */
-static int check_read(const struct check_opts *o, const struct config *cfg, struct spool **sp)
+/* check_read - the message into an intake, as the milter would fill it */
+static int check_read(const struct check_opts *o, const struct config *cfg, struct intake **in)
 {
 	char err[512];
 	int fd = strcmp(o->file, "-") == 0 ? 0 : open(o->file, O_RDONLY | O_CLOEXEC);
@@ -104,7 +105,7 @@ static int check_read(const struct check_opts *o, const struct config *cfg, stru
 		return -1;
 	}
 	if (durable_mkdir(cfg->spool_dir, 0700, err, sizeof(err)) == -1 ||
-	    spool_open(sp, cfg->spool_dir, cfg->memory_spool_limit, cfg->max_message_size, err, sizeof(err)) == -1)
+	    intake_open(cfg, in, err, sizeof(err)) == -1)
 		goto fail;
 	char buf[65536];
 	for (;;) {
@@ -117,7 +118,7 @@ static int check_read(const struct check_opts *o, const struct config *cfg, stru
 		}
 		if (n == 0)
 			break;
-		if (spool_append(*sp, buf, (size_t)n, err, sizeof(err)) == -1)
+		if (intake_append(*in, buf, (size_t)n, err, sizeof(err)) == -1)
 			goto fail;
 	}
 	if (fd != 0)
@@ -144,6 +145,46 @@ static bool check_send_alerts(const struct config *cfg)
 	return true;
 }
 
+/* check_print_flags - anomaly flags as a JSON array of their names */
+static void check_print_flags(unsigned flags)
+{
+	fputc('[', stdout);
+	const char *sep = "";
+	for (unsigned bit = 0; bit < MIME_FLAG_COUNT; bit++) {
+		if (!(flags & (1u << bit)))
+			continue;
+		fputs(sep, stdout);
+		json_string(stdout, mime_flag_name((enum mime_flag)(1u << bit)));
+		sep = ", ";
+	}
+	fputc(']', stdout);
+}
+
+/* check_print_parts - the part tree of the default reading */
+static void check_print_parts(const struct inspect_result *i)
+{
+	fputc('[', stdout);
+	for (size_t k = 0; k < i->nparts; k++) {
+		const struct inspect_part *p = &i->parts[k];
+		printf("%s{\"path\": ", k ? ", " : "");
+		json_string(stdout, p->path);
+		printf(", \"type\": ");
+		json_string(stdout, p->content_type);
+		printf(", \"filename\": ");
+		json_string(stdout, p->filename[0] ? p->filename : NULL);
+		printf(", \"size\": %llu, \"sha256\": ", p->size);
+		json_string(stdout, p->sha256[0] ? p->sha256 : NULL);
+		printf(", \"verdict\": ");
+		json_string(stdout, p->verdict);
+		printf(", \"detail\": ");
+		json_string(stdout, p->detail && p->detail[0] ? p->detail : NULL);
+		printf(", \"cached\": %s, \"flags\": ", p->cached ? "true" : "false");
+		check_print_flags(p->flags);
+		fputc('}', stdout);
+	}
+	fputc(']', stdout);
+}
+
 static void check_print_json(const struct envelope *env, const struct pipeline_result *r,
 			     unsigned long long size, bool alert_sent)
 {
@@ -158,7 +199,7 @@ static void check_print_json(const struct envelope *env, const struct pipeline_r
 	printf(", \"verdict\": ");
 	json_string(stdout, policy_verdict_name(r->verdict));
 	printf(", \"viruses\": ");
-	json_string_array(stdout, (const char *const *)r->scan.viruses, r->scan.nviruses);
+	json_string_array(stdout, (const char *const *)r->insp.scan.viruses, r->insp.scan.nviruses);
 	printf(", \"quarantine_id\": ");
 	json_string(stdout, r->quarantine_id[0] ? r->quarantine_id : NULL);
 	printf(", \"alert_id\": ");
@@ -168,6 +209,18 @@ static void check_print_json(const struct envelope *env, const struct pipeline_r
 	json_string(stdout, r->detail[0] ? r->detail : NULL);
 	printf(", \"header\": ");
 	json_string(stdout, r->add_scanned_header ? r->scanned_value : NULL);
+	const struct inspect_result *i = &r->insp;
+	printf(", \"banned\": ");
+	json_string(stdout, i->banned ? i->banned_reason : NULL);
+	printf(", \"limit\": ");
+	json_string(stdout, i->limit != MIME_LIMIT_NONE ? i->limit_detail : NULL);
+	printf(", \"flags\": ");
+	check_print_flags(i->flags);
+	printf(", \"readings\": %u, \"whole_message_scanned\": %s, \"scans\": %llu", i->readings,
+	       i->whole_scanned ? "true" : "false", i->scans);
+	printf(", \"cache\": {\"hits\": %llu, \"lookups\": %llu}", i->cache_hits, i->cache_lookups);
+	printf(", \"parts\": ");
+	check_print_parts(i);
 	printf(", \"size\": %llu, \"elapsed_ms\": %ld}\n", size, r->elapsed_ms);
 }
 
@@ -178,14 +231,26 @@ static void check_print_text(const struct envelope *env, const struct pipeline_r
 		printf("smtp reply:    %s %s %s\n", r->rcode, r->xcode, r->text);
 	printf("origin:        %s\n", origin_name(env->origin));
 	printf("verdict:       %s\n", policy_verdict_name(r->verdict));
-	for (size_t i = 0; i < r->scan.nviruses; i++)
-		printf("virus:         %s\n", r->scan.viruses[i]);
+	for (size_t i = 0; i < r->insp.scan.nviruses; i++)
+		printf("virus:         %s\n", r->insp.scan.viruses[i]);
 	if (r->quarantine_id[0])
 		printf("quarantine id: %s\n", r->quarantine_id);
 	if (r->alert_id[0])
 		printf("alert:         %s (%s)\n", r->alert_id, alert_sent ? "sent" : "spooled for retry");
+	if (r->insp.banned)
+		printf("banned:        %s\n", r->insp.banned_reason);
+	if (r->insp.limit != MIME_LIMIT_NONE)
+		printf("limit:         %s\n", r->insp.limit_detail);
+	if (r->anomalies[0])
+		printf("anomalies:     %s\n", r->anomalies);
 	if (r->detail[0])
 		printf("reason:        %s\n", r->detail);
+	for (size_t k = 0; k < r->insp.nparts; k++) {
+		const struct inspect_part *p = &r->insp.parts[k];
+		printf("part %-8s  %-28s %-10s %8llu  %s%s%s%s\n", p->path, p->content_type, p->verdict, p->size,
+		       p->filename[0] ? p->filename : "", p->detail[0] ? "  (" : "", p->detail,
+		       p->detail[0] ? ")" : "");
+	}
 }
 
 int check_main(int argc, char **argv)
@@ -209,9 +274,10 @@ int check_main(int argc, char **argv)
 	}
 	if (snap->builtin_sigs)
 		log_warn("using the built-in test signatures (no database in /var/lib/clamav)");
-	struct spool *spool = NULL;
+	struct intake *in = NULL;
 	int status = 1;
-	if (check_read(&o, snap->cfg, &spool) == 0) {
+	if (check_read(&o, snap->cfg, &in) == 0) {
+		unsigned long long size = spool_size(intake_spool(in));
 		struct envelope env = {
 			.client_addr = o.client_ip, .client_name = o.client_name, .helo = o.helo,
 			.auth_user = o.auth, .sender = o.from, .rcpts = o.rcpts, .nrcpts = o.nrcpts,
@@ -219,17 +285,17 @@ int check_main(int argc, char **argv)
 			.origin = origin_decide(snap->cfg, o.client_ip, o.auth),
 		};
 		struct pipeline_result r;
-		pipeline_run(snap, &env, spool, &r);
-		pipeline_log(&env, spool_size(spool), &r);
+		pipeline_run(snap, &env, in, &r);
+		pipeline_log(&env, size, &r);
 		bool sent = r.alert_id[0] ? check_send_alerts(snap->cfg) : false;
 		if (o.json)
-			check_print_json(&env, &r, spool_size(spool), sent);
+			check_print_json(&env, &r, size, sent);
 		else
 			check_print_text(&env, &r, sent);
 		pipeline_result_clear(&r);
 		status = 0;
 	}
-	spool_close(spool);
+	intake_close(in);
 	snapshot_discard(snap);
 	free(o.rcpts);
 	free(o.from_buf);

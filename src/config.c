@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "banned.h"
 #include "cidr.h"
+#include "mime.h"
 
 enum config_type {
 	CT_STRING,   /* any text, may be empty */
@@ -31,6 +33,8 @@ enum config_type {
 	CT_ADDRS,    /* mail addresses, comma or space separated */
 	CT_ARGV,     /* a command line, split on white space, run without a shell */
 	CT_REPLY,    /* "CODE X.Y.Z text"; min/max bound the first digit */
+	CT_EXTS,     /* file name extensions (banned attachments) */
+	CT_FLAGS,    /* MIME anomaly flag names */
 };
 
 struct config_key {
@@ -100,6 +104,48 @@ static const struct config_key config_keys[] = {
 	 "alert alert_to about viruses from inside, so the infected host can be found"},
 	{"scanned_header", CT_STRING, F(scanned_header), "X-Virus-Scanned", 0, 0,
 	 "header added to clean mail (empty: none)"},
+
+	{"mime_max_depth", CT_UINT, F(mime_max_depth), "20", 1, 1000,
+	 "deepest nesting of multipart and message parts"},
+	{"mime_max_parts", CT_UINT, F(mime_max_parts), "1000", 1, 1000000, "most MIME parts in one message"},
+	{"mime_max_header_length", CT_SIZE, F(mime_max_header_length), "100K", SZ(1024), SZ(64) << 20,
+	 "longest header field, unfolded"},
+	{"mime_max_line_length", CT_SIZE, F(mime_max_line_length), "4M", SZ(1024), SZ(1) << 30,
+	 "longest line of the message"},
+	{"mime_max_decoded_size", CT_SIZE, F(mime_max_decoded_size), "200M", SZ(1024), SZ(16) << 30,
+	 "most decoded bytes of all parts together"},
+	{"reply_mime_limit", CT_REPLY, F(reply_mime_limit),
+	 "554 5.6.0 Message rejected: MIME structure over a limit (%r)", 4, 5,
+	 "reply when a MIME limit is reached (never accepted unscanned); 4xx tempfails, 5xx rejects"},
+	{"banned_extensions", CT_EXTS, F(banned_extensions), BANNED_DEFAULT_EXTENSIONS, 0, 0,
+	 "attachment name extensions that are refused (also inside archives, in double extensions; "
+	 "CLSID names always)"},
+	{"on_banned_external", CT_VACTION, CELL(0, VERDICT_BANNED, action), "reject", 0, 0,
+	 "banned attachment from outside: reject (reply_banned) or discard (quarantine copy first)"},
+	{"on_banned_internal", CT_VACTION, CELL(1, VERDICT_BANNED, action), "reject", 0, 0,
+	 "banned attachment from inside: reject, so the sender learns it was not delivered, or discard"},
+	{"quarantine_banned", CT_BOOL, F(quarantine_banned), "no", 0, 0,
+	 "also keep a quarantine copy of rejected banned attachments (discard always keeps one)"},
+	{"reply_banned", CT_REPLY, F(reply_banned), "554 5.7.1 Message rejected: %r", 5, 5,
+	 "reply to a banned attachment or message/partial; %r names the attachment and the reason"},
+	{"banned_archive_depth", CT_UINT, F(banned_archive_depth), "2", 0, 8,
+	 "archive levels whose member names are checked (0: do not look inside archives)"},
+	{"banned_archive_entries", CT_UINT, F(banned_archive_entries), "2000", 1, 1000000,
+	 "most archive member names checked per attachment"},
+	{"anomalies_refuse", CT_FLAGS, F(anomalies_refuse), "", 0, 0,
+	 "MIME anomaly flags that make klaxon refuse the message with reply_anomaly (default: none; "
+	 "every anomaly is logged, scanned in every reading, and named in anomaly_header)"},
+	{"reply_anomaly", CT_REPLY, F(reply_anomaly), "554 5.6.0 Message rejected: malformed MIME (%r)", 4, 5,
+	 "reply to a refused anomaly; 4xx tempfails, 5xx rejects"},
+	{"anomaly_header", CT_STRING, F(anomaly_header), "X-Klaxon-MIME-Anomalies", 0, 0,
+	 "header that lists the anomalies of an accepted message (empty: none)"},
+	{"verdict_cache_size", CT_UINT, F(verdict_cache_size), "20000", 0, 10000000,
+	 "decoded parts whose verdict is remembered by SHA-256, for outbreaks (0: off)"},
+	{"verdict_cache_ttl", CT_UINT, F(verdict_cache_ttl), "3600", 1, 604800,
+	 "seconds a cached verdict is trusted (signature reloads clear the cache anyway)"},
+	{"always_scan_whole_message", CT_BOOL, F(always_scan_whole_message), "no", 0, 0,
+	 "also hand every whole message to ClamAV's own mail parser (it always is when the MIME "
+	 "is ambiguous)"},
 
 	{"quarantine_dir", CT_STRING, F(quarantine_dir), "var/quarantine", 0, 0,
 	 "durable quarantine copies, mode 0700"},
@@ -294,6 +340,38 @@ static const char *config_check_addrs(const char *v)
 	return NULL;
 }
 
+/* config_check_exts - a list banned_list_parse() accepts */
+static const char *config_check_exts(const char *v)
+{
+	struct banned_list *b = NULL;
+	char why[128];
+	if (banned_list_parse(v, &b, why, sizeof(why)) == -1)
+		return "expected extensions such as 'exe pif scr', letters, digits, '-' and '_' only";
+	banned_list_free(b);
+	return NULL;
+}
+
+/* config_check_flags - MIME anomaly flag names; the mask into *mask when given */
+static const char *config_check_flags(const char *v, unsigned *mask)
+{
+	char copy[1024];
+	snprintf(copy, sizeof(copy), "%s", v);
+	unsigned m = 0;
+	char *save = NULL;
+	for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		unsigned f = 0;
+		for (unsigned bit = 0; bit < MIME_FLAG_COUNT && f == 0; bit++)
+			if (strcmp(mime_flag_name((enum mime_flag)(1u << bit)), tok) == 0)
+				f = 1u << bit;
+		if (f == 0)
+			return "unknown MIME anomaly name (see the flag list in README.md)";
+		m |= f;
+	}
+	if (mask)
+		*mask = m;
+	return NULL;
+}
+
 /* config_set - parse one value into its field; returns NULL or the reason */
 static const char *config_set(struct config *cfg, const struct config_key *k, const char *v)
 {
@@ -342,6 +420,12 @@ static const char *config_set(struct config *cfg, const struct config_key *k, co
 		break;
 	case CT_ADDRS:
 		why = config_check_addrs(v);
+		break;
+	case CT_EXTS:
+		why = config_check_exts(v);
+		break;
+	case CT_FLAGS:
+		why = config_check_flags(v, NULL);
 		break;
 	case CT_STRING:
 	case CT_CIDRS:
@@ -484,10 +568,31 @@ static int config_derive(struct config *cfg, struct config_parse *p)
 		return config_fail(p, config_line_of(p, "alert_to"),
 				   "alert_to is empty but alerts are enabled");
 
-	/* The reply code decides what an oversized message gets. */
-	enum action big = cfg->reply_oversize[0] == '4' ? ACTION_TEMPFAIL : ACTION_REJECT;
-	cfg->policy.cell[0][VERDICT_OVERSIZE].action = big;
-	cfg->policy.cell[1][VERDICT_OVERSIZE].action = big;
+	/* Where a reply may be 4xx or 5xx, its code decides the action. */
+	const struct {
+		enum verdict v;
+		const char *reply;
+	} by_code[] = {
+		{VERDICT_OVERSIZE, cfg->reply_oversize},
+		{VERDICT_LIMIT, cfg->reply_mime_limit},
+		{VERDICT_ANOMALY, cfg->reply_anomaly},
+	};
+	for (size_t i = 0; i < sizeof(by_code) / sizeof(by_code[0]); i++) {
+		enum action a = by_code[i].reply[0] == '4' ? ACTION_TEMPFAIL : ACTION_REJECT;
+		cfg->policy.cell[0][by_code[i].v].action = a;
+		cfg->policy.cell[1][by_code[i].v].action = a;
+	}
+	/* quarantine_banned covers both origins; a discard keeps a copy anyway. */
+	cfg->policy.cell[0][VERDICT_BANNED].quarantine = cfg->quarantine_banned;
+	cfg->policy.cell[1][VERDICT_BANNED].quarantine = cfg->quarantine_banned;
+
+	if (banned_list_parse(cfg->banned_extensions, &cfg->banned, why, sizeof(why)) == -1)
+		return config_fail(p, config_line_of(p, "banned_extensions"), "banned_extensions: %s", why);
+	(void)config_check_flags(cfg->anomalies_refuse, &cfg->anomalies_refuse_mask);
+	for (const char *c = cfg->anomaly_header; *c; c++)
+		if (*c <= ' ' || *c == ':' || (unsigned char)*c >= 0x7f)
+			return config_fail(p, config_line_of(p, "anomaly_header"),
+					   "anomaly_header must be a header name");
 
 	if (cfg->memory_spool_limit > cfg->max_message_size)
 		cfg->memory_spool_limit = cfg->max_message_size;
@@ -596,10 +701,11 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < NKEYS; i++) {
 		enum config_type t = config_keys[i].type;
 		if (t == CT_STRING || t == CT_SOCKET || t == CT_CIDRS || t == CT_ADDRS || t == CT_ARGV ||
-		    t == CT_REPLY)
+		    t == CT_REPLY || t == CT_EXTS || t == CT_FLAGS)
 			free(*(char **)config_field(cfg, &config_keys[i]));
 	}
 	cidr_list_free(cfg->internal);
+	banned_list_free(cfg->banned);
 	config_free_vector(cfg->sendmail_argv);
 	config_free_vector(cfg->alert_to_list);
 	free(cfg->path);

@@ -39,6 +39,7 @@
 #include "policy.h"
 #include "scan.h"
 
+struct banned_list;
 struct cidr_list;
 
 struct config {
@@ -72,6 +73,27 @@ struct config {
 	/* policy */
 	struct policy_table policy;
 	char *scanned_header;          /* empty: no header */
+
+	/* MIME engine */
+	unsigned mime_max_depth;
+	unsigned mime_max_parts;
+	unsigned long long mime_max_header_length;
+	unsigned long long mime_max_line_length;
+	unsigned long long mime_max_decoded_size;
+	char *reply_mime_limit;
+	char *banned_extensions;
+	struct banned_list *banned;    /* parsed banned_extensions */
+	bool quarantine_banned;
+	char *reply_banned;
+	unsigned banned_archive_depth;
+	unsigned banned_archive_entries;
+	char *anomalies_refuse;
+	unsigned anomalies_refuse_mask; /* parsed anomalies_refuse: enum mime_flag bits */
+	char *reply_anomaly;
+	char *anomaly_header;
+	unsigned verdict_cache_size;
+	unsigned verdict_cache_ttl;
+	bool always_scan_whole_message;
 
 	/* quarantine and alerts */
 	char *quarantine_dir;

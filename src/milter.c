@@ -15,6 +15,7 @@
 #include "origin.h"
 #include "pipeline.h"
 #include "snapshot.h"
+#include "intake.h"
 #include "spool.h"
 
 /* Set once before smfi_main() starts threads; read-only afterwards. */
@@ -33,7 +34,7 @@ struct milter_msg {
 	char *auth_user;
 	char **rcpts;
 	size_t nrcpts, rcap;
-	struct spool *spool;
+	struct intake *intake;     /* spool and MIME parser, fed together */
 	enum origin origin;
 	char queue_id[64];         /* {i}, as soon as the MTA tells us */
 	bool failed;               /* a tempfail is already decided */
@@ -60,7 +61,7 @@ static void milter_msg_reset(struct milter_conn *conn)
 	struct milter_msg *m = conn->msg;
 	if (m == NULL)
 		return;
-	spool_close(m->spool);
+	intake_close(m->intake);
 	for (size_t i = 0; i < m->nrcpts; i++)
 		free(m->rcpts[i]);
 	free(m->rcpts);
@@ -137,8 +138,7 @@ static struct milter_msg *milter_msg_new(SMFICTX *ctx, struct milter_conn *conn,
 	m->auth_user = auth && *auth ? strdup(auth) : NULL;
 	if (m->sender == NULL || (auth && *auth && m->auth_user == NULL))
 		return snprintf(err, errlen, "out of memory"), NULL;
-	if (spool_open(&m->spool, cfg->spool_dir, cfg->memory_spool_limit, cfg->max_message_size, err,
-		       errlen) == -1)
+	if (intake_open(cfg, &m->intake, err, errlen) == -1)
 		return NULL;
 	m->origin = origin_decide(cfg, conn->addr, m->auth_user);
 	milter_note_queue_id(ctx, m);
@@ -184,7 +184,7 @@ static void milter_spool(struct milter_msg *m, const void *buf, size_t len)
 {
 	if (m->failed)
 		return;
-	if (spool_append(m->spool, buf, len, m->fail_detail, sizeof(m->fail_detail)) == -1)
+	if (intake_append(m->intake, buf, len, m->fail_detail, sizeof(m->fail_detail)) == -1)
 		m->failed = true;
 }
 
@@ -237,6 +237,9 @@ static sfsistat milter_apply(SMFICTX *ctx, const struct config *cfg, const struc
 		if (r->add_scanned_header &&
 		    smfi_addheader(ctx, cfg->scanned_header, (char *)r->scanned_value) != MI_SUCCESS)
 			log_warn("could not add %s header", cfg->scanned_header);
+		if (r->add_anomaly_header &&
+		    smfi_addheader(ctx, cfg->anomaly_header, (char *)r->anomalies) != MI_SUCCESS)
+			log_warn("could not add %s header", cfg->anomaly_header);
 		return SMFIS_CONTINUE;
 	case ACTION_DISCARD:
 		return SMFIS_DISCARD;
@@ -273,8 +276,8 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		.origin = m->origin,
 	};
 	struct pipeline_result r;
-	pipeline_run(m->snap, &env, m->spool, &r);
-	pipeline_log(&env, spool_size(m->spool), &r);
+	pipeline_run(m->snap, &env, m->intake, &r);
+	pipeline_log(&env, spool_size(intake_spool(m->intake)), &r);
 	if (r.alert_id[0] && milter_on_alert)
 		milter_on_alert();
 	sfsistat rc = milter_apply(ctx, m->snap->cfg, &r);

@@ -124,28 +124,10 @@ static void pipeline_set_reply(struct pipeline_result *r, const char *reply)
 static void pipeline_fail(struct pipeline_result *r, const char *reason, const char *detail)
 {
 	r->action = ACTION_TEMPFAIL;
+	r->failed = true;
 	snprintf(r->reason, sizeof(r->reason), "%s", reason);
 	if (detail)
 		snprintf(r->detail, sizeof(r->detail), "%s", detail);
-}
-
-/* pipeline_scan - hold a slot, scan memory or file */
-static void pipeline_scan(struct snapshot *snap, struct spool *spool, struct pipeline_result *r)
-{
-	if (snapshot_slot_take(snap) == -1) {
-		r->scan.status = SCAN_ERROR;
-		snprintf(r->scan.error, sizeof(r->scan.error),
-			 "no scan slot free within %u s (max_concurrent_scans = %u)",
-			 snap->cfg->scan_wait_timeout, snap->cfg->max_concurrent_scans);
-		return;
-	}
-	size_t len;
-	const void *mem = spool_memory(spool, &len);
-	if (mem)
-		scanner_scan_memory(snap->scanner, mem, len, &r->scan);
-	else
-		scanner_scan_fd(snap->scanner, spool_fd(spool), &r->scan);
-	snapshot_slot_give(snap);
 }
 
 /* pipeline_quarantine - the durable copy; -1 if it could not be made */
@@ -154,10 +136,10 @@ static int pipeline_quarantine(struct snapshot *snap, const struct envelope *env
 {
 	struct quarantine_meta meta = {
 		.env = env,
-		.class = "virus",
-		.viruses = (const char *const *)r->scan.viruses,
-		.nviruses = r->scan.nviruses,
-		.reason = r->detail[0] ? r->detail : NULL,
+		.class = policy_verdict_name(r->verdict),
+		.viruses = (const char *const *)r->insp.scan.viruses,
+		.nviruses = r->insp.scan.nviruses,
+		.reason = r->reason[0] ? r->reason : NULL,
 		.when = time(NULL),
 		.size = spool_size(spool),
 	};
@@ -183,8 +165,8 @@ static int pipeline_alert(struct snapshot *snap, const struct envelope *env, str
 	struct alert_info info = {
 		.env = env,
 		.subject = r->subject,
-		.viruses = (const char *const *)r->scan.viruses,
-		.nviruses = r->scan.nviruses,
+		.viruses = (const char *const *)r->insp.scan.viruses,
+		.nviruses = r->insp.scan.nviruses,
 		.quarantine_id = r->quarantine_id[0] ? r->quarantine_id : NULL,
 		.from = from,
 		.to = (const char *const *)cfg->alert_to_list,
@@ -236,22 +218,44 @@ static void pipeline_act(struct snapshot *snap, const struct envelope *env, stru
 	}
 }
 
+/* pipeline_template - the reply text the verdict and action call for, or NULL */
+static const char *pipeline_template(const struct config *cfg, const struct pipeline_result *r)
+{
+	if (r->action == ACTION_ACCEPT || r->action == ACTION_DISCARD)
+		return NULL;
+	if (r->failed)
+		return cfg->reply_tempfail;
+	switch (r->verdict) {
+	case VERDICT_VIRUS:
+		return cfg->reply_virus;
+	case VERDICT_BANNED:
+		return cfg->reply_banned;
+	case VERDICT_LIMIT:
+		return cfg->reply_mime_limit;
+	case VERDICT_ANOMALY:
+		return cfg->reply_anomaly;
+	case VERDICT_OVERSIZE:
+		return cfg->reply_oversize;
+	case VERDICT_CLEAN:
+	case VERDICT_ERROR:
+	case VERDICT_COUNT:
+		break;
+	}
+	return cfg->reply_tempfail;
+}
+
 /* pipeline_reply - fill the SMTP reply the action needs */
 static void pipeline_reply(const struct config *cfg, struct pipeline_result *r)
 {
-	char viruses[400], limit[32], reason[160];
-	pipeline_virus_list(&r->scan, viruses, sizeof(viruses));
+	char viruses[400], limit[32], reason[300];
+	pipeline_virus_list(&r->insp.scan, viruses, sizeof(viruses));
 	snprintf(limit, sizeof(limit), "%llu bytes", cfg->max_message_size);
 	pipeline_sanitize(reason, sizeof(reason), r->reason);
 
-	const char *tmpl = NULL;
-	if (r->action == ACTION_TEMPFAIL)
-		tmpl = r->verdict == VERDICT_OVERSIZE ? cfg->reply_oversize : cfg->reply_tempfail;
-	else if (r->action == ACTION_REJECT)
-		tmpl = r->verdict == VERDICT_OVERSIZE ? cfg->reply_oversize : cfg->reply_virus;
+	const char *tmpl = pipeline_template(cfg, r);
 	if (tmpl == NULL)
 		return;
-	char reply[600];
+	char reply[800];
 	pipeline_expand(tmpl, viruses, reason, limit, reply, sizeof(reply));
 	pipeline_set_reply(r, reply);
 }
@@ -262,6 +266,7 @@ void pipeline_tempfail_reply(const struct config *cfg, const char *reason, struc
 	memset(r, 0, sizeof(*r));
 	r->verdict = VERDICT_ERROR;
 	r->action = ACTION_TEMPFAIL;
+	r->failed = true;
 	snprintf(r->reason, sizeof(r->reason), "%s", reason);
 	if (cfg) {
 		pipeline_reply(cfg, r);
@@ -272,27 +277,55 @@ void pipeline_tempfail_reply(const struct config *cfg, const char *reason, struc
 	pipeline_sanitize(r->text, sizeof(r->text), reason);
 }
 
-/* pipeline_verdict - what the scan (or the size) says */
-static enum verdict pipeline_verdict(struct snapshot *snap, struct spool *spool, struct pipeline_result *r)
+/* pipeline_inspect - the MIME-aware scan, holding one scan slot */
+static void pipeline_inspect(struct snapshot *snap, struct intake *in, struct pipeline_result *r)
 {
+	if (snapshot_slot_take(snap) == -1) {
+		memset(&r->insp, 0, sizeof(r->insp));
+		r->insp.scan.status = SCAN_ERROR;
+		snprintf(r->insp.scan.error, sizeof(r->insp.scan.error),
+			 "no scan slot free within %u s (max_concurrent_scans = %u)",
+			 snap->cfg->scan_wait_timeout, snap->cfg->max_concurrent_scans);
+		return;
+	}
+	inspect_message(snap, in, &r->insp);
+	snapshot_slot_give(snap);
+}
+
+/* pipeline_verdict - what the size, the parts and the scans say; first match wins */
+static enum verdict pipeline_verdict(struct snapshot *snap, struct intake *in, struct pipeline_result *r)
+{
+	struct spool *spool = intake_spool(in);
 	if (spool_overflowed(spool)) {
 		snprintf(r->detail, sizeof(r->detail), "size %llu over max_message_size %llu",
 			 spool_size(spool), snap->cfg->max_message_size);
 		return VERDICT_OVERSIZE;
 	}
-	pipeline_scan(snap, spool, r);
-	switch (r->scan.status) {
-	case SCAN_CLEAN:
-		return VERDICT_CLEAN;
-	case SCAN_VIRUS:
+	pipeline_inspect(snap, in, r);
+	const struct inspect_result *i = &r->insp;
+	mime_flags_format(i->flags, r->anomalies, sizeof(r->anomalies));
+	if (i->scan.status == SCAN_VIRUS)
 		return VERDICT_VIRUS;
-	case SCAN_ERROR:
-		break;
+	if (i->banned) {
+		snprintf(r->reason, sizeof(r->reason), "%s", i->banned_reason);
+		return VERDICT_BANNED;
 	}
-	snprintf(r->reason, sizeof(r->reason), "%s",
-		 strstr(r->scan.error, "slot") ? "scanner busy" : "scanner unavailable");
-	snprintf(r->detail, sizeof(r->detail), "scan: %s", r->scan.error);
-	return VERDICT_ERROR;
+	if (i->limit != MIME_LIMIT_NONE) {
+		snprintf(r->reason, sizeof(r->reason), "%s", i->limit_detail);
+		return VERDICT_LIMIT;
+	}
+	unsigned refused = i->flags & snap->cfg->anomalies_refuse_mask;
+	if (refused) {
+		mime_flags_format(refused, r->reason, sizeof(r->reason));
+		return VERDICT_ANOMALY;
+	}
+	if (i->scan.status == SCAN_ERROR) {
+		snprintf(r->reason, sizeof(r->reason), "%s",
+			 strstr(i->scan.error, "slot") ? "scanner busy" : "scanner unavailable");
+		snprintf(r->detail, sizeof(r->detail), "scan: %s", i->scan.error);
+		return VERDICT_ERROR;
+	}
+	return VERDICT_CLEAN;
 }
 
 static long pipeline_ms_since(const struct timespec *t0)
@@ -302,29 +335,39 @@ static long pipeline_ms_since(const struct timespec *t0)
 	return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
+/* pipeline_headers - what an accepted message gets added */
+static void pipeline_headers(struct snapshot *snap, struct pipeline_result *r)
+{
+	const struct config *cfg = snap->cfg;
+	if (cfg->scanned_header[0]) {
+		r->add_scanned_header = true;
+		snprintf(r->scanned_value, sizeof(r->scanned_value), "clean by klaxon %s (%s) on %s",
+			 KLAXON_VERSION, cfg->scanner == SCAN_BACKEND_CLAMD ? "clamd" : "libclamav",
+			 snap->hostname);
+	}
+	r->add_anomaly_header = cfg->anomaly_header[0] && r->anomalies[0];
+}
+
 /* pipeline_run - the whole decision for one message */
-void pipeline_run(struct snapshot *snap, const struct envelope *env, struct spool *spool,
+void pipeline_run(struct snapshot *snap, const struct envelope *env, struct intake *in,
 		  struct pipeline_result *r)
 {
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(r, 0, sizeof(*r));
+	struct spool *spool = intake_spool(in);
 
 	char head[8192];
 	size_t hlen = spool_head(spool, head, sizeof(head));
 	pipeline_header_value(head, hlen, "Subject", r->subject, sizeof(r->subject));
 
-	r->verdict = pipeline_verdict(snap, spool, r);
+	r->verdict = pipeline_verdict(snap, in, r);
 	struct policy_cell cell = policy_decide(&snap->cfg->policy, env->origin, r->verdict);
 	r->action = cell.action;
-	if (r->verdict == VERDICT_VIRUS)
+	if (cell.quarantine || cell.alert)
 		pipeline_act(snap, env, spool, cell, r);
-	if (r->action == ACTION_ACCEPT && snap->cfg->scanned_header[0]) {
-		r->add_scanned_header = true;
-		snprintf(r->scanned_value, sizeof(r->scanned_value), "clean by klaxon %s (%s) on %s",
-			 KLAXON_VERSION, snap->cfg->scanner == SCAN_BACKEND_CLAMD ? "clamd" : "libclamav",
-			 snap->hostname);
-	}
+	if (r->action == ACTION_ACCEPT)
+		pipeline_headers(snap, r);
 	pipeline_reply(snap->cfg, r);
 	r->elapsed_ms = pipeline_ms_since(&t0);
 }
@@ -354,11 +397,21 @@ void pipeline_log(const struct envelope *env, unsigned long long size, const str
 	pipeline_sanitize(sender, sizeof(sender), env->sender);
 	pipeline_sanitize(auth, sizeof(auth), env->auth_user ? env->auth_user : "");
 	pipeline_rcpt_list(env, rcpts, sizeof(rcpts));
-	pipeline_virus_list(&r->scan, viruses, sizeof(viruses));
+	pipeline_virus_list(&r->insp.scan, viruses, sizeof(viruses));
+	char mime[700] = "";
+	const struct inspect_result *i = &r->insp;
+	if (i->readings)
+		snprintf(mime, sizeof(mime), " parts=%zu readings=%u scans=%llu cache=%llu/%llu%s%s", i->nparts,
+			 i->readings, i->scans, i->cache_hits, i->cache_lookups, r->anomalies[0] ? " anomalies=" : "",
+			 r->anomalies);
+	char reason[300] = "";
+	if (r->reason[0] && r->verdict != VERDICT_ERROR && !r->failed)
+		pipeline_sanitize(reason, sizeof(reason), r->reason);
 
-	log_info("%s: client=%s origin=%s%s%s from=<%s> to=%s size=%llu verdict=%s%s%s action=%s%s%s%s%s ms=%ld%s%s%s",
-		 qid, client, origin_name(env->origin), auth[0] ? " auth=" : "", auth, sender, rcpts, size,
+	log_info("%s: client=%s origin=%s%s%s from=<%s> to=%s size=%llu%s verdict=%s%s%s%s%s%s action=%s%s%s%s%s ms=%ld%s%s%s",
+		 qid, client, origin_name(env->origin), auth[0] ? " auth=" : "", auth, sender, rcpts, size, mime,
 		 policy_verdict_name(r->verdict), viruses[0] ? " viruses=" : "", viruses,
+		 reason[0] ? " why=\"" : "", reason, reason[0] ? "\"" : "",
 		 policy_action_name(r->action), r->quarantine_id[0] ? " quarantine=" : "", r->quarantine_id,
 		 r->alert_id[0] ? " alert=" : "", r->alert_id, r->elapsed_ms, r->detail[0] ? " detail=\"" : "",
 		 r->detail, r->detail[0] ? "\"" : "");
@@ -366,5 +419,5 @@ void pipeline_log(const struct envelope *env, unsigned long long size, const str
 
 void pipeline_result_clear(struct pipeline_result *r)
 {
-	scan_verdict_clear(&r->scan);
+	inspect_result_clear(&r->insp);
 }

@@ -4,17 +4,19 @@
  *
  * SYNOPSIS
  *	struct pipeline_result r;
- *	pipeline_run(snap, &env, spool, &r);
+ *	pipeline_run(snap, &env, intake, &r);
  *	... apply r.action; r.rcode/r.xcode/r.text for the SMTP reply ...
- *	pipeline_log(&env, spool_size(spool), &r);
+ *	pipeline_log(&env, spool_size(intake_spool(intake)), &r);
  *	pipeline_result_clear(&r);
  *
  * DESCRIPTION
- *	pipeline_run() takes a whole message (spool) with its envelope and
- *	decides, in this order:
+ *	pipeline_run() takes a whole message (intake: spool and parsed tree)
+ *	with its envelope and decides, in this order:
  *	  1. over max_message_size: the oversize verdict (never scanned, never
  *	     accepted);
- *	  2. scan, holding one of the snapshot's scan slots;
+ *	  2. inspect (inspect.h), holding one of the snapshot's scan slots: the
+ *	     verdict is, first match wins, virus, banned, limit, anomaly (one
+ *	     the site refuses), error, clean;
  *	  3. policy_decide() for origin x verdict;
  *	  4. a durable quarantine copy when the cell asks for one. If that
  *	     fails and the action was a discard, the action becomes a tempfail:
@@ -46,18 +48,23 @@
 #include "quarantine.h"
 #include "scan.h"
 #include "snapshot.h"
+#include "inspect.h"
+#include "intake.h"
 #include "spool.h"
 
 struct pipeline_result {
 	enum verdict verdict;
 	enum action action;
-	struct scan_verdict scan;
+	struct inspect_result insp;    /* parts, readings, banned names, the union of viruses */
 	bool add_scanned_header;       /* clean mail gets cfg->scanned_header */
 	char scanned_value[320];       /* its value */
+	bool add_anomaly_header;       /* accepted mail with anomalies gets cfg->anomaly_header */
+	char anomalies[512];           /* "flag,flag", "" if none */
+	bool failed;                   /* tempfailed because klaxon could not do its part */
 	char rcode[4];                 /* "550", empty when action needs no reply */
 	char xcode[16];                /* "5.7.1" */
 	char text[512];                /* reply text, no CR or LF */
-	char reason[128];              /* short public reason for a tempfail */
+	char reason[256];              /* public reason, %r in the reply */
 	char detail[512];              /* the full story, for the log */
 	char quarantine_id[QUARANTINE_ID_MAX];
 	char alert_id[QUARANTINE_ID_MAX];
@@ -65,7 +72,7 @@ struct pipeline_result {
 	long elapsed_ms;
 };
 
-void pipeline_run(struct snapshot *snap, const struct envelope *env, struct spool *spool,
+void pipeline_run(struct snapshot *snap, const struct envelope *env, struct intake *in,
 		  struct pipeline_result *r);
 void pipeline_log(const struct envelope *env, unsigned long long size, const struct pipeline_result *r);
 void pipeline_result_clear(struct pipeline_result *r);

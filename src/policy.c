@@ -9,6 +9,9 @@ void policy_defaults(struct policy_table *t)
 	for (int o = 0; o < 2; o++) {
 		t->cell[o][VERDICT_CLEAN] = (struct policy_cell){ACTION_ACCEPT, false, false};
 		t->cell[o][VERDICT_OVERSIZE] = (struct policy_cell){ACTION_REJECT, false, false};
+		t->cell[o][VERDICT_BANNED] = (struct policy_cell){ACTION_REJECT, false, false};
+		t->cell[o][VERDICT_LIMIT] = (struct policy_cell){ACTION_REJECT, false, false};
+		t->cell[o][VERDICT_ANOMALY] = (struct policy_cell){ACTION_REJECT, false, false};
 		t->cell[o][VERDICT_ERROR] = (struct policy_cell){ACTION_TEMPFAIL, false, false};
 	}
 	t->cell[ORIGIN_EXTERNAL][VERDICT_VIRUS] = (struct policy_cell){ACTION_REJECT, false, false};
@@ -59,6 +62,12 @@ const char *policy_verdict_name(enum verdict v)
 		return "virus";
 	case VERDICT_OVERSIZE:
 		return "oversize";
+	case VERDICT_BANNED:
+		return "banned";
+	case VERDICT_LIMIT:
+		return "limit";
+	case VERDICT_ANOMALY:
+		return "anomaly";
 	case VERDICT_ERROR:
 	case VERDICT_COUNT:
 		break;

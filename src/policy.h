@@ -16,6 +16,9 @@
  *	    clean      accept               accept
  *	    virus      reject 5xx           discard + quarantine + alert
  *	    oversize   reply_oversize code  reply_oversize code
+ *	    banned     reject 5xx           reject 5xx
+ *	    limit      reply_mime_limit     reply_mime_limit
+ *	    anomaly    reply_anomaly        reply_anomaly
  *	    error      tempfail 4xx         tempfail 4xx
  *
  *	policy_decide() enforces the invariants that no configuration can
@@ -37,7 +40,16 @@
 
 #include "envelope.h"
 
-enum verdict { VERDICT_CLEAN = 0, VERDICT_VIRUS, VERDICT_OVERSIZE, VERDICT_ERROR, VERDICT_COUNT };
+enum verdict {
+	VERDICT_CLEAN = 0,
+	VERDICT_VIRUS,
+	VERDICT_OVERSIZE,     /* over max_message_size: never parsed or scanned */
+	VERDICT_BANNED,       /* a banned attachment name, or message/partial */
+	VERDICT_LIMIT,        /* a MIME limit was reached: the message was not fully read */
+	VERDICT_ANOMALY,      /* a MIME anomaly the site chose to refuse */
+	VERDICT_ERROR,
+	VERDICT_COUNT
+};
 enum action { ACTION_ACCEPT = 0, ACTION_REJECT, ACTION_TEMPFAIL, ACTION_DISCARD };
 
 struct policy_cell {

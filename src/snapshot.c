@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "sigdb.h"
+#include "vcache.h"
 
 /* The one mutable global: which snapshot new messages get. */
 static pthread_mutex_t snapshot_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -66,7 +67,11 @@ int snapshot_build(const char *config_path, struct snapshot **out, char *err, si
 		free(s);
 		return -1;
 	}
-	if (snapshot_open_scanner(s, err, errlen) == -1) {
+	s->cache = vcache_new(s->cfg->verdict_cache_size, s->cfg->verdict_cache_ttl);
+	if (s->cache == NULL || snapshot_open_scanner(s, err, errlen) == -1) {
+		if (s->cache == NULL)
+			snprintf(err, errlen, "out of memory for the verdict cache");
+		vcache_free(s->cache);
 		sem_destroy(&s->slots);
 		config_free(s->cfg);
 		free(s);
@@ -80,6 +85,7 @@ int snapshot_build(const char *config_path, struct snapshot **out, char *err, si
 static void snapshot_destroy(struct snapshot *s)
 {
 	scanner_close(s->scanner);
+	vcache_free(s->cache);
 	sem_destroy(&s->slots);
 	config_free(s->cfg);
 	free(s);

@@ -47,6 +47,7 @@ struct snapshot {
 	struct scanner *scanner;
 	char hostname[256];
 	bool builtin_sigs;         /* running on the built-in test signatures */
+	struct vcache *cache;      /* outbreak verdict cache; new, so empty, on every reload */
 	sem_t slots;
 };
 

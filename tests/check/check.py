@@ -47,7 +47,10 @@ ALERT_TO = "alerts@example.test"
 ALERT_FROM = "klaxon@mx.example.test"
 
 JSON_KEYS = {"action", "smtp_reply", "origin", "verdict", "viruses", "quarantine_id", "alert_id",
-             "alert_sent", "reason", "header", "size", "elapsed_ms"}
+             "alert_sent", "reason", "header", "size", "elapsed_ms",
+             # the MIME engine's view of the message (tests/mime checks these in depth)
+             "banned", "limit", "flags", "readings", "whole_message_scanned", "scans", "cache",
+             "parts"}
 ALERT_HEADERS = {"from", "to", "subject", "date", "message-id", "auto-submitted", "mime-version",
                  "content-type", "content-transfer-encoding"}
 QID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{16}$")

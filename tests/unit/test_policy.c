@@ -38,6 +38,14 @@ static void test_defaults(void **state)
 		/* "reply_oversize code": the default reply_oversize is 552, a reject. */
 		{ORIGIN_EXTERNAL, VERDICT_OVERSIZE, {ACTION_REJECT, false, false}},
 		{ORIGIN_INTERNAL, VERDICT_OVERSIZE, {ACTION_REJECT, false, false}},
+		/* Banned names are rejected for both origins, so the sender learns of it. */
+		{ORIGIN_EXTERNAL, VERDICT_BANNED, {ACTION_REJECT, false, false}},
+		{ORIGIN_INTERNAL, VERDICT_BANNED, {ACTION_REJECT, false, false}},
+		/* "reply_mime_limit / reply_anomaly code": the defaults are 554. */
+		{ORIGIN_EXTERNAL, VERDICT_LIMIT, {ACTION_REJECT, false, false}},
+		{ORIGIN_INTERNAL, VERDICT_LIMIT, {ACTION_REJECT, false, false}},
+		{ORIGIN_EXTERNAL, VERDICT_ANOMALY, {ACTION_REJECT, false, false}},
+		{ORIGIN_INTERNAL, VERDICT_ANOMALY, {ACTION_REJECT, false, false}},
 		{ORIGIN_EXTERNAL, VERDICT_ERROR, {ACTION_TEMPFAIL, false, false}},
 		{ORIGIN_INTERNAL, VERDICT_ERROR, {ACTION_TEMPFAIL, false, false}},
 	};
@@ -108,8 +116,9 @@ static void check_one(const struct policy_table *t, enum origin o, enum verdict 
 static void test_invariants_every_table(void **state)
 {
 	(void)state;
-	static const enum verdict verdicts[] = {VERDICT_CLEAN, VERDICT_VIRUS, VERDICT_OVERSIZE,
-						VERDICT_ERROR, VERDICT_COUNT, (enum verdict)42};
+	static const enum verdict verdicts[] = {VERDICT_CLEAN,	VERDICT_VIRUS, VERDICT_OVERSIZE,
+						VERDICT_BANNED, VERDICT_LIMIT, VERDICT_ANOMALY,
+						VERDICT_ERROR,	VERDICT_COUNT, (enum verdict)42};
 	static const enum origin origins[] = {ORIGIN_EXTERNAL, ORIGIN_INTERNAL};
 	unsigned long tables = 0;
 

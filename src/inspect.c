@@ -272,7 +272,9 @@ static void inspect_other_readings(struct inspect_ctx *c, struct intake *in)
 		{.strict_base64 = true},
 		{.guess_boundary = true},
 		{.decode_multipart = true},
-		{.last_content_type = true, .last_cte = true, .guess_boundary = true, .decode_multipart = true},
+		{.bare_cr_breaks_header = true, .last_content_type = true, .last_cte = true},
+		{.last_content_type = true, .last_cte = true, .guess_boundary = true, .decode_multipart = true,
+		 .bare_cr_breaks_header = true},
 	};
 	for (size_t i = 0; i < sizeof(views) / sizeof(views[0]); i++) {
 		struct mime_message *m = intake_reparse(in, &views[i]);

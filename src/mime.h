@@ -34,7 +34,9 @@
  *	Filenames are collected from every source: Content-Disposition
  *	filename, RFC 2231 filename* (with continuations and charset),
  *	Content-Type name (and name*), the uuencode begin line; all decoded
- *	from RFC 2047 and converted to UTF-8 (mimehdr.h). part->filename is
+ *	from RFC 2047 and converted to UTF-8 (mimehdr.h); a parameter with
+ *	several readings (RFC 2231 and plain, duplicates) gives every reading
+ *	as a name, and sets MIME_DUP_PARAMETER when they differ. part->filename is
  *	the first non-empty one in that order; part->extension is its last
  *	extension, lower case, after trailing dots and spaces are stripped
  *	("" if none). Banned-name checks must look at every source, not only
@@ -42,14 +44,17 @@
  *
  *	The view. A message that can be read in more than one way is parsed
  *	once per reading. struct mime_view chooses: the first or the last of
- *	duplicate Content-Type and Content-Transfer-Encoding headers; strict
+ *	duplicate Content-Type and Content-Transfer-Encoding headers, and of
+ *	the readings of a boundary parameter (mimehdr.h); strict
  *	or lenient base64 (decode.h); and whether a multipart without a
  *	usable boundary parameter guesses one from the first "--" line of its
  *	body (the reading of lenient clients); and whether a multipart/ or
  *	message/ part with a base64 or quoted-printable encoding (forbidden by
  *	RFC 2045, flagged MIME_ENCODED_MULTIPART) is read raw, as if 7bit, or
  *	decoded, with the decoded bytes parsed as its body (decode_multipart:
- *	the reading of clients that decode first). The default view (all
+ *	the reading of clients that decode first); and whether a bare CR in
+ *	a header line ends that line (bare_cr_breaks_header, the reading of
+ *	clients that take CR alone as a line ending). The default view (all
  *	false) is the fast path and is what RFC-abiding clients see.
  *
  *	The top-level header block (bytes up to the blank line, capped at the
@@ -108,7 +113,9 @@ enum mime_flag {
 	MIME_BAD_HEADER_SYNTAX = 1u << 16,    /* a header line without a colon, or unreadable params */
 	MIME_ENCODED_MULTIPART = 1u << 17,    /* multipart/ or message/ with base64 or QP (invalid) */
 	MIME_LIMIT = 1u << 18,                /* a limit was reached; see m->limit */
-	MIME_FLAG_COUNT = 19
+	MIME_DUP_PARAMETER = 1u << 19,        /* boundary or filename with two readings (RFC 2231 vs
+					       * plain, or a duplicate) */
+	MIME_FLAG_COUNT = 20
 };
 
 /* Flags that mean another plausible reading of the message exists. */
@@ -116,7 +123,7 @@ enum mime_flag {
 	(MIME_DUP_CONTENT_TYPE | MIME_DUP_CTE | MIME_BOUNDARY_MISSING | MIME_BOUNDARY_UNCLOSED | \
 	 MIME_BOUNDARY_REUSED | MIME_BOUNDARY_NOT_FOUND | MIME_BASE64_INVALID | MIME_HEADER_NUL | \
 	 MIME_HEADER_BARE_CR | MIME_PARTIAL | MIME_PREAMBLE_CONTENT | MIME_EPILOGUE_CONTENT |    \
-	 MIME_UNKNOWN_CTE | MIME_ENCODED_MULTIPART)
+	 MIME_UNKNOWN_CTE | MIME_ENCODED_MULTIPART | MIME_DUP_PARAMETER)
 
 enum mime_limit_kind {
 	MIME_LIMIT_NONE = 0,
@@ -149,6 +156,7 @@ struct mime_view {
 	bool strict_base64;          /* stop decoding at the first junk byte or padding */
 	bool guess_boundary;         /* multipart without a usable boundary: take the first "--x" line */
 	bool decode_multipart;       /* encoded multipart/ or message/: decode, parse the result */
+	bool bare_cr_breaks_header;  /* a bare CR in a header ends the line, as some clients read it */
 };
 
 struct mime_name {

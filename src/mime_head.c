@@ -69,13 +69,47 @@ static void mime_field_append(struct mime_parser *p, struct mime_layer *L, size_
 	h->flen += vn;
 }
 
+/*
+ * mime_field_names - every reading of a filename parameter is a name: a
+ * client that ignores RFC 2231, or takes the last duplicate, sees another
+ * one, and a banned-name check must see them all.
+ */
+static void mime_field_names(struct mime_parser *p, size_t part, const struct mimehdr_field *f,
+			     const char *param, enum mime_name_source src)
+{
+	size_t readings = 0;
+	for (size_t i = 0; i < f->nparams; i++) {
+		if (strcmp(f->params[i].name, param) != 0)
+			continue;
+		mime_tree_add_name(p, part, src, f->params[i].value, strlen(f->params[i].value));
+		readings++;
+	}
+	if (readings > 1)
+		mime_tree_flag(p, part, MIME_DUP_PARAMETER);
+}
+
+/* mime_boundary - the first reading of the boundary, or the last one in that view */
+static const char *mime_boundary(struct mime_parser *p, size_t part, const struct mimehdr_field *ct)
+{
+	const char *first = NULL, *last = NULL;
+	for (size_t i = 0; i < ct->nparams; i++) {
+		if (strcmp(ct->params[i].name, "boundary") != 0)
+			continue;
+		if (first == NULL)
+			first = ct->params[i].value;
+		last = ct->params[i].value;
+	}
+	if (first != last)
+		mime_tree_flag(p, part, MIME_DUP_PARAMETER);
+	return p->view.last_content_type ? last : first;
+}
+
 /* mime_field_end - the field in progress is complete: read it if it is a MIME field */
 static void mime_field_end(struct mime_parser *p, struct mime_layer *L)
 {
 	struct mime_hdr *h = &L->h;
 	enum mime_field kind = h->field;
 	struct mimehdr_field f;
-	const char *v;
 
 	h->field = HF_NONE;
 	if (kind == HF_NONE || kind == HF_OTHER || mime_stopped(p))
@@ -89,8 +123,7 @@ static void mime_field_end(struct mime_parser *p, struct mime_layer *L)
 		mime_tree_flag(p, L->cur, MIME_BAD_HEADER_SYNTAX);
 	switch (kind) {
 	case HF_CT:
-		if ((v = mimehdr_param(&f, "name")) != NULL)
-			mime_tree_add_name(p, L->cur, MIME_NAME_CONTENT_TYPE, v, strlen(v));
+		mime_field_names(p, L->cur, &f, "name", MIME_NAME_CONTENT_TYPE);
 		if (h->nct == 2)
 			mimehdr_field_free(&h->ct[1]);
 		else
@@ -114,8 +147,7 @@ static void mime_field_end(struct mime_parser *p, struct mime_layer *L)
 		return;
 	}
 	default:
-		if ((v = mimehdr_param(&f, "filename")) != NULL)
-			mime_tree_add_name(p, L->cur, MIME_NAME_DISPOSITION, v, strlen(v));
+		mime_field_names(p, L->cur, &f, "filename", MIME_NAME_DISPOSITION);
 		if (h->ncd == 0) {
 			h->cd = f;
 			h->ncd = 1;
@@ -144,9 +176,35 @@ static void mime_header_bytes(struct mime_parser *p, size_t part, const char *s,
 		mime_tree_flag(p, part, fl);
 }
 
-/* mime_header_line - one line in ST_HEADER */
+static enum mime_hline mime_header_line1(struct mime_parser *p, struct mime_layer *L, const char *s,
+					 size_t n, size_t eoln);
+
+/*
+ * mime_header_line - one line in ST_HEADER. In the view that reads a bare
+ * CR as a line ending, the line is first cut there: "A: x\rB: y" is then
+ * two fields, which is how a hidden second Content-Type gets seen.
+ */
 enum mime_hline mime_header_line(struct mime_parser *p, struct mime_layer *L, const char *s,
 				 size_t n, size_t eoln)
+{
+	const char *cr = p->view.bare_cr_breaks_header && n > 0 ? memchr(s, '\r', n) : NULL;
+	if (cr == NULL)
+		return mime_header_line1(p, L, s, n, eoln);
+	mime_tree_flag(p, L->cur, MIME_HEADER_BARE_CR);
+	enum mime_hline r = HL_MORE;
+	for (const char *end = s + n; s < end && r == HL_MORE;) {
+		const char *stop = memchr(s, '\r', (size_t)(end - s));
+		size_t len = (size_t)((stop ? stop : end) - s);
+		if (len > 0)
+			r = mime_header_line1(p, L, s, len, stop ? 1 : eoln);
+		s += len + (stop ? 1 : 0);
+	}
+	return r;
+}
+
+/* mime_header_line1 - one header line, after any bare CR split */
+static enum mime_hline mime_header_line1(struct mime_parser *p, struct mime_layer *L, const char *s,
+					 size_t n, size_t eoln)
 {
 	bool top = L->idx == 0 && L->cur == 0;
 	struct mime_hdr *h = &L->h;
@@ -258,7 +316,7 @@ void mime_header_end(struct mime_parser *p, struct mime_layer *L)
 		 strcmp(p->m->parts[parent].content_type, "multipart/digest") == 0)
 		type = "message/rfc822";
 	const char *charset = valid ? mimehdr_param(ct, "charset") : NULL;
-	const char *bnd = valid ? mimehdr_param(ct, "boundary") : NULL;
+	const char *bnd = valid ? mime_boundary(p, cur, ct) : NULL;
 
 	enum mime_cte cte = MIME_CTE_7BIT;
 	if (h->ncte > 0) {

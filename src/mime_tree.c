@@ -457,6 +457,7 @@ static const char *const mime_flag_names[MIME_FLAG_COUNT] = {
 	"bad-header-syntax",
 	"encoded-multipart",
 	"limit",
+	"duplicate-parameter",
 };
 
 /* mime_flag_name - stable name of one flag bit, "unknown" for anything else */

@@ -512,6 +512,12 @@ static const struct {
 	 &view_decode, MIME_ENCODED_MULTIPART},
 	/* An mbox "From " line at the very top is not a header error. */
 	{"mbox from", S("From a@b Mon Jan  1 00:00:00 2024\nSubject: x\n\ny\n"), &view_default, 0},
+	{"duplicate boundary parameter",
+	 S("Content-Type: multipart/mixed; boundary=a; boundary=b\n\n--a\n\nx\n--a--\n"), &view_default,
+	 MIME_DUP_PARAMETER | MIME_BAD_HEADER_SYNTAX},
+	{"filename plain and RFC 2231",
+	 S("Content-Disposition: attachment; filename=x.exe; filename*=utf-8''x.txt\n\nx\n"),
+	 &view_default, MIME_DUP_PARAMETER},
 };
 
 /* test_flags - each anomaly sets its flag, and only it; clean messages set none */

@@ -4,6 +4,7 @@
 #
 #   unit     cmocka unit tests, sanitizer build
 #   check    `klaxon check --json` over the corpus, sanitizer build
+#   mime     golden and hostile MIME samples, banned names, readings, cache
 #   daemon   start-up errors, privilege drop, reload, stop, sanitizer build
 #   noloss   broken quarantine, alert spool, scanner, spool: 4xx, nothing half-done
 #   milter   miltertest scripts against the daemon, sanitizer build
@@ -15,7 +16,7 @@
 # runs a subset.
 set -u
 cd "$(dirname "$0")/.."
-SUITES=${SUITES:-"unit check daemon noloss milter e2e fuzz"}
+SUITES=${SUITES:-"unit check mime daemon noloss milter e2e fuzz"}
 LOGDIR=${LOGDIR:-build/test-logs}
 mkdir -p "$LOGDIR"
 passed=0
@@ -63,6 +64,9 @@ for suite in $SUITES; do
 		;;
 	daemon)
 		KLAXON_BIN=build-san/klaxon run_suite daemon tests/daemon/run.sh
+		;;
+	mime)
+		[ -x tests/mime/run.sh ] && KLAXON_BIN=build-san/klaxon run_suite mime tests/mime/run.sh
 		;;
 	noloss)
 		KLAXON_BIN=build-san/klaxon run_suite noloss tests/noloss/run.sh

@@ -21,9 +21,12 @@
  *	  - the last extension is compared with the list ("x.pif");
  *	  - a CLSID extension, "x.{3050F4D8-98B5-11CF-BB82-00AA00BDCE0B}", is
  *	    banned whatever the list says (Windows runs the class it names);
- *	  - a double extension whose inner extension is banned, such as
- *	    "x.exe.zip" or "x.scr.txt", is banned too (the inner one is what a
- *	    user sees when the outer one is hidden, or what an unpacker gives);
+ *	  - a name with more than one extension is banned when any extension
+ *	    between the stem and the last one is banned, such as "x.exe.zip",
+ *	    "x.scr.txt" or "x.exe.notes.txt" (the inner one is what a user sees
+ *	    when the outer one is hidden, or what an unpacker gives). The stem,
+ *	    the first dot-separated segment, never counts: "exe.txt" is fine.
+ *	    The price: "www.example.com.pdf" is banned, as com is;
  *	  - names with a NUL, a path ("dir/x.exe", "dir\x.exe") are judged by
  *	    their last path component.
  *	why receives a short reason naming the name and the rule, e.g.

@@ -313,7 +313,8 @@ void inspect_message(struct snapshot *snap, struct intake *in, struct inspect_re
 	bool ambiguous = (r->flags & MIME_AMBIGUOUS) != 0;
 	if (ambiguous && r->limit == MIME_LIMIT_NONE)
 		inspect_other_readings(&c, in);
-	if (ambiguous || r->limit != MIME_LIMIT_NONE || snap->cfg->always_scan_whole_message)
+	if (ambiguous || (r->flags & MIME_OUTSIDE_PARTS) || r->limit != MIME_LIMIT_NONE ||
+	    snap->cfg->always_scan_whole_message)
 		inspect_whole(&c, in);
 
 	if (r->scan.nviruses > 0)

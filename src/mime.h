@@ -122,8 +122,18 @@ enum mime_flag {
 #define MIME_AMBIGUOUS                                                                      \
 	(MIME_DUP_CONTENT_TYPE | MIME_DUP_CTE | MIME_BOUNDARY_MISSING | MIME_BOUNDARY_UNCLOSED | \
 	 MIME_BOUNDARY_REUSED | MIME_BOUNDARY_NOT_FOUND | MIME_BASE64_INVALID | MIME_HEADER_NUL | \
-	 MIME_HEADER_BARE_CR | MIME_PARTIAL | MIME_PREAMBLE_CONTENT | MIME_EPILOGUE_CONTENT |    \
-	 MIME_UNKNOWN_CTE | MIME_ENCODED_MULTIPART | MIME_DUP_PARAMETER)
+	 MIME_HEADER_BARE_CR | MIME_PARTIAL | MIME_UNKNOWN_CTE | MIME_ENCODED_MULTIPART |         \
+	 MIME_DUP_PARAMETER)
+
+/*
+ * Flags for bytes that belong to no part: text in a preamble or epilogue.
+ * Every reading agrees on the parts, so the message is not re-read; but
+ * those bytes (an old client may decode a uuencoded block there) are only
+ * seen by a scan of the whole message, so klaxon adds that scan. The
+ * "This is a multi-part message in MIME format." note most clients write
+ * is such text: this keeps that common case off the re-reading path.
+ */
+#define MIME_OUTSIDE_PARTS (MIME_PREAMBLE_CONTENT | MIME_EPILOGUE_CONTENT)
 
 enum mime_limit_kind {
 	MIME_LIMIT_NONE = 0,

@@ -223,6 +223,11 @@ def run_sample(work, folder, name):
                (out.get("readings") or 0) > 1 and out.get("whole_message_scanned") is True,
                "readings %s, whole_message_scanned %s" % (out.get("readings"),
                                                           out.get("whole_message_scanned")))
+    elif flags & OUTSIDE_PARTS:
+        report("%s: text outside the parts: one reading, and the whole message scanned" % tag,
+               out.get("readings") == 1 and out.get("whole_message_scanned") is True,
+               "readings %s, whole_message_scanned %s" % (out.get("readings"),
+                                                          out.get("whole_message_scanned")))
     if out.get("verdict") == "clean":
         report("%s: clean is accepted" % tag, out.get("action") == "accept" and not reply,
                "action %s, reply %r" % (out.get("action"), reply))
@@ -234,8 +239,10 @@ import make_samples as ms  # noqa: E402  (the flag names live there)
 
 # src/mime.h MIME_AMBIGUOUS
 AMBIGUOUS = {ms.F_DUP_CT, ms.F_DUP_CTE, ms.F_BND_MISSING, ms.F_BND_UNCLOSED, ms.F_BND_REUSED,
-             ms.F_BND_NOT_FOUND, ms.F_B64, ms.F_NUL, ms.F_BARE_CR, ms.F_PARTIAL, ms.F_PREAMBLE,
-             ms.F_EPILOGUE, ms.F_UNKNOWN_CTE, ms.F_ENC_MULTI}
+             ms.F_BND_NOT_FOUND, ms.F_B64, ms.F_NUL, ms.F_BARE_CR, ms.F_PARTIAL,
+             ms.F_UNKNOWN_CTE, ms.F_ENC_MULTI, "duplicate-parameter"}
+# src/mime.h MIME_OUTSIDE_PARTS: scanned whole, not re-read
+OUTSIDE_PARTS = {ms.F_PREAMBLE, ms.F_EPILOGUE}
 
 
 def suite_samples(work):

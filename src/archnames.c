@@ -72,6 +72,7 @@
  * but sets *truncated, since a name went unseen.
  */
 #include "archnames.h"
+#include "util.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -105,18 +106,6 @@ struct archnames_run {
 	bool stop;          /* the callback or max_entries ended the listing */
 	bool oom;
 };
-
-/* archnames_err - write an error message, tolerating a missing buffer */
-__attribute__((format(printf, 3, 4))) static void archnames_err(char *err, size_t errlen,
-								const char *fmt, ...)
-{
-	if (err == NULL || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * archnames_new - a reader with the formats and in-process filters above;
@@ -394,7 +383,7 @@ int archnames_list(const void *data, size_t len, const struct archnames_limits *
 		freelocale(utf8);
 	}
 	if (run.oom) {
-		archnames_err(err, errlen, "archive listing: out of memory");
+		util_errf(err, errlen, "archive listing: out of memory");
 		return -1;
 	}
 	return (int)run.reported;

@@ -70,6 +70,7 @@
  *    why is "" when the name is not banned; a NULL why is allowed.
  */
 #include "banned.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -94,25 +95,6 @@ enum banned_rule {
 	BANNED_INNER,
 	BANNED_CLSID,
 };
-
-/* banned_err - write an error message, tolerating a missing buffer */
-__attribute__((format(printf, 3, 4))) static void banned_err(char *err, size_t errlen,
-							     const char *fmt, ...)
-{
-	if (err == NULL || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* banned_is_sep - list separator; an explicit set so the locale cannot widen it */
-static bool banned_is_sep(char c)
-{
-	return c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
-	       c == '\f';
-}
 
 /* banned_is_ext_char - a byte allowed in a list item */
 static bool banned_is_ext_char(unsigned char c)
@@ -158,19 +140,19 @@ static int banned_item_parse(const char *item, size_t len, char out[BANNED_EXT_M
 	}
 	if (n == 0) {
 		banned_show_item(item, len, show);
-		banned_err(err, errlen, "banned extension \"%s\": empty extension", show);
+		util_errf(err, errlen, "banned extension \"%s\": empty extension", show);
 		return -1;
 	}
 	if (n > BANNED_EXT_MAX) {
 		banned_show_item(item, len, show);
-		banned_err(err, errlen, "banned extension \"%s\": longer than %d bytes", show,
+		util_errf(err, errlen, "banned extension \"%s\": longer than %d bytes", show,
 			   BANNED_EXT_MAX);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!banned_is_ext_char((unsigned char)p[i])) {
 			banned_show_item(item, len, show);
-			banned_err(err, errlen,
+			util_errf(err, errlen,
 				   "banned extension \"%s\": only letters, digits, '_' and '-' are "
 				   "allowed",
 				   show);
@@ -194,14 +176,14 @@ int banned_list_parse(const char *text, struct banned_list **out, char *err, siz
 	size_t cap = 0;
 
 	if (b == NULL) {
-		banned_err(err, errlen, "banned extensions: out of memory");
+		util_errf(err, errlen, "banned extensions: out of memory");
 		return -1;
 	}
 	for (const char *p = text ? text : ""; *p != '\0';) {
-		while (*p != '\0' && banned_is_sep(*p))
+		while (*p != '\0' && util_is_list_sep(*p))
 			p++;
 		const char *start = p;
-		while (*p != '\0' && !banned_is_sep(*p))
+		while (*p != '\0' && !util_is_list_sep(*p))
 			p++;
 		if (p == start)
 			continue;
@@ -209,7 +191,7 @@ int banned_list_parse(const char *text, struct banned_list **out, char *err, siz
 			size_t ncap = cap ? cap * 2 : 16;
 			void *n = realloc(b->ext, ncap * sizeof(*b->ext));
 			if (n == NULL) {
-				banned_err(err, errlen, "banned extensions: out of memory");
+				util_errf(err, errlen, "banned extensions: out of memory");
 				banned_list_free(b);
 				return -1;
 			}

@@ -20,6 +20,7 @@
  *  - A NULL list is treated as an empty one everywhere.
  */
 #include "cidr.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -44,25 +45,6 @@ struct cidr_list {
 	size_t cap;
 	struct cidr_entry *entries;
 };
-
-/* cidr_err - write an error message, tolerating a missing buffer */
-__attribute__((format(printf, 3, 4)))
-static void cidr_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err == NULL || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* cidr_is_sep - list separator; explicit set so the locale cannot widen it */
-static bool cidr_is_sep(char c)
-{
-	return c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
-	       c == '\f';
-}
 
 /*
  * cidr_show - printable copy of an item for error messages. Config text can
@@ -174,7 +156,7 @@ static int cidr_item_parse(const char *item, size_t len, struct cidr_entry *e, c
 
 	cidr_show(item, len, shown);
 	if (len > CIDR_ITEM_MAX) {
-		cidr_err(err, errlen, "\"%s\": item longer than %d characters", shown,
+		util_errf(err, errlen, "\"%s\": item longer than %d characters", shown,
 			 CIDR_ITEM_MAX);
 		return -1;
 	}
@@ -189,7 +171,7 @@ static int cidr_item_parse(const char *item, size_t len, struct cidr_entry *e, c
 	if (addr[0] == '[') {
 		size_t alen = strlen(addr);
 		if (alen < 2 || addr[alen - 1] != ']') {
-			cidr_err(err, errlen, "\"%s\": unbalanced bracket", shown);
+			util_errf(err, errlen, "\"%s\": unbalanced bracket", shown);
 			return -1;
 		}
 		addr[alen - 1] = '\0';
@@ -199,7 +181,7 @@ static int cidr_item_parse(const char *item, size_t len, struct cidr_entry *e, c
 	/* Brackets are the URL notation for IPv6 only; "[10.0.0.1]" is a typo. */
 	int family = cidr_addr_parse(addr, e->addr, !bracketed);
 	if (family == 0) {
-		cidr_err(err, errlen, "\"%s\": not an %saddress", shown,
+		util_errf(err, errlen, "\"%s\": not an %saddress", shown,
 			 bracketed ? "IPv6 " : "IPv4 or IPv6 ");
 		return -1;
 	}
@@ -212,17 +194,17 @@ static int cidr_item_parse(const char *item, size_t len, struct cidr_entry *e, c
 	if (pfx != NULL) {
 		size_t plen = strlen(pfx);
 		if (plen == 0) {
-			cidr_err(err, errlen, "\"%s\": missing prefix length after '/'", shown);
+			util_errf(err, errlen, "\"%s\": missing prefix length after '/'", shown);
 			return -1;
 		}
 		if (strspn(pfx, "0123456789") != plen) {
-			cidr_err(err, errlen, "\"%s\": prefix length is not a number", shown);
+			util_errf(err, errlen, "\"%s\": prefix length is not a number", shown);
 			return -1;
 		}
 		/* Three digits bound the value before it can overflow. */
 		p = plen > 3 ? maxp + 1 : (unsigned int)strtoul(pfx, NULL, 10);
 		if (p > maxp) {
-			cidr_err(err, errlen, "\"%s\": prefix length out of range (0-%u)", shown,
+			util_errf(err, errlen, "\"%s\": prefix length out of range (0-%u)", shown,
 				 maxp);
 			return -1;
 		}
@@ -236,7 +218,7 @@ static int cidr_item_parse(const char *item, size_t len, struct cidr_entry *e, c
 	if (memcmp(net, e->addr, sizeof(net)) != 0) {
 		char a[INET6_ADDRSTRLEN];
 		inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? net + 12 : net, a, sizeof(a));
-		cidr_err(err, errlen, "\"%s\": host bits set; did you mean %s/%u?", shown, a, p);
+		util_errf(err, errlen, "\"%s\": host bits set; did you mean %s/%u?", shown, a, p);
 		return -1;
 	}
 	return 0;
@@ -263,29 +245,29 @@ static int cidr_list_append(struct cidr_list *list, const struct cidr_entry *e)
 int cidr_list_parse(const char *text, struct cidr_list **out, char *err, size_t errlen)
 {
 	if (out == NULL) {
-		cidr_err(err, errlen, "cidr_list_parse: no result pointer");
+		util_errf(err, errlen, "cidr_list_parse: no result pointer");
 		return -1;
 	}
 	struct cidr_list *list = calloc(1, sizeof(*list));
 	if (list == NULL) {
-		cidr_err(err, errlen, "out of memory");
+		util_errf(err, errlen, "out of memory");
 		return -1;
 	}
 	const char *p = text != NULL ? text : "";
 	for (;;) {
-		while (*p != '\0' && cidr_is_sep(*p))
+		while (*p != '\0' && util_is_list_sep(*p))
 			p++;
 		if (*p == '\0')
 			break;
 		const char *start = p;
-		while (*p != '\0' && !cidr_is_sep(*p))
+		while (*p != '\0' && !util_is_list_sep(*p))
 			p++;
 
 		struct cidr_entry e;
 		if (cidr_item_parse(start, (size_t)(p - start), &e, err, errlen) == -1)
 			goto fail;
 		if (cidr_list_append(list, &e) == -1) {
-			cidr_err(err, errlen, "out of memory");
+			util_errf(err, errlen, "out of memory");
 			goto fail;
 		}
 	}

@@ -5,7 +5,7 @@
  * parses back to the same text, and matches a few addresses of each kind.
  * Everything is freed, so LeakSanitizer sees any leak on the error paths.
  */
-// fuzz-sources: src/cidr.c
+// fuzz-sources: src/cidr.c src/util.c
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "milter.h"
 #include "snapshot.h"
+#include "vcache.h"
 
 /* Seconds a stop waits for messages in flight. */
 #define DAEMON_STOP_GRACE 20
@@ -83,6 +84,17 @@ static void *daemon_alert_thread(void *arg)
 	return NULL;
 }
 
+/* daemon_log_cache - the outbreak cache's counts, as a snapshot is retired */
+static void daemon_log_cache(struct snapshot *snap, const char *why)
+{
+	if (snap == NULL)
+		return;
+	unsigned long long hits, misses;
+	vcache_stats(snap->cache, &hits, &misses);
+	log_info("verdict cache (%s): %llu hits, %llu misses, %zu entries", why, hits, misses,
+		 vcache_size(snap->cache));
+}
+
 /* daemon_reload_now - build a new snapshot; keep the old one on any error */
 static void daemon_reload_now(const char *config_path)
 {
@@ -96,6 +108,7 @@ static void daemon_reload_now(const char *config_path)
 	if (old && strcmp(old->cfg->milter_socket, fresh->cfg->milter_socket) != 0)
 		log_warn("reload: milter_socket changed; that takes a restart, still listening on %s",
 			 old->cfg->milter_socket);
+	daemon_log_cache(old, "reload: a new, empty cache for the new snapshot");
 	snapshot_release(old);
 	if (fresh->builtin_sigs)
 		log_warn("reload: using the BUILT-IN TEST SIGNATURES only (no database in %s)", "/var/lib/clamav");
@@ -361,6 +374,9 @@ int daemon_serve(const char *config_path, bool foreground)
 	pthread_kill(sig_tid, SIGUSR2);
 	pthread_join(sig_tid, NULL);
 	daemon_clear_pid(pid_file);
+	struct snapshot *last = snapshot_acquire();
+	daemon_log_cache(last, "stop");
+	snapshot_release(last);
 	snapshot_install(NULL);
 	log_info("stopped");
 	return rc == MI_SUCCESS ? 0 : 1;

@@ -11,6 +11,7 @@
 #include "check.h"
 #include "config.h"
 #include "daemon.h"
+#include "filter.h"
 
 static void main_usage(FILE *fp)
 {
@@ -18,6 +19,7 @@ static void main_usage(FILE *fp)
 		    "       klaxon check [--config FILE] --client-ip IP --from ADDR --rcpt ADDR [--json] FILE\n"
 		    "       klaxon config [--config FILE] --dump | --reference\n"
 		    "       klaxon reload [--config FILE]\n"
+		    "       klaxon filter --test FILE.lua\n"
 		    "       klaxon version\n"
 		    "Without --config, the built-in defaults apply (see `klaxon config --dump`).\n");
 }
@@ -79,6 +81,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "check") == 0)
 		return check_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "filter") == 0)
+		return filter_test_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
 		return main_version();
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {

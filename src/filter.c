@@ -171,6 +171,7 @@ int filter_prog_compile(const char *path, const struct filter_opts *opts, struct
 	prog->funcs = opts != NULL ? opts->funcs : NULL;
 	prog->mem_limit = opts != NULL && opts->mem_limit != 0 ? opts->mem_limit : FILTER_MEM_DEFAULT;
 	prog->load_budget = opts != NULL && opts->load_budget != 0 ? opts->load_budget : FILTER_LOAD_BUDGET_DEFAULT;
+	prog->time_limit_ms = opts != NULL && opts->time_limit_ms != 0 ? opts->time_limit_ms : FILTER_TIME_DEFAULT_MS;
 
 	if (filter_read_source(path, &src, &len, err, errlen) == -1)
 		goto fail;

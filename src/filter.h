@@ -55,8 +55,11 @@
  *	    not stop a filter from confusing itself (say, by assigning _ENV).
  *	    Nothing a filter does reaches beyond its own state.
  *	  - an instruction budget per call: a count hook raises "instruction
- *	    budget exhausted" after budget VM instructions, and from then on
- *	    on every instruction. The sandbox's pcall and xpcall re-raise a
+ *	    budget exhausted" after budget VM instructions, or once the call
+ *	    has run opts->time_limit_ms of wall-clock time (checked every 256
+ *	    instructions: some single instructions, such as a call with
+ *	    100 000 values in "...", cost far more than others), and from
+ *	    then on on every instruction. The sandbox's pcall and xpcall re-raise a
  *	    budget or memory error instead of returning it, and xpcall runs
  *	    its handler after unwinding (never inside the hook, where hooks
  *	    are off), so a filter can neither catch nor outlast either error.
@@ -65,8 +68,9 @@
  *	    collection; if that does not help, the allocation fails with a
  *	    memory error (unswallowable, as above).
  *	Time spent inside one library function (a pathological string.find
- *	pattern on a large string) is not counted by the budget; the memory
- *	cap bounds the size of such strings.
+ *	pattern on a large string) cannot be interrupted: the clock is read
+ *	between instructions. The memory cap bounds the size of such strings,
+ *	and Lua bounds pattern recursion, not backtracking.
  *
  *	filter_call() calls the global function name: push() pushes its
  *	arguments (their number is what it pushed; use luaL_checkstack past
@@ -77,7 +81,7 @@
  *	of the call (NULL at load time: a registered function that needs a
  *	message must raise an error then). A name that is not defined (nil)
  *	is FILTER_UNDEFINED; a defined non-function is an error. budget is in
- *	VM instructions (0: FILTER_BUDGET_DEFAULT; at most INT_MAX).
+ *	VM instructions (0: FILTER_BUDGET_DEFAULT).
  *
  * OWNERSHIP
  *	filter_prog_compile() allocates the prog; filter_prog_free() frees it.
@@ -95,7 +99,7 @@
  *	  FILTER_OK        the function ran; pull() has read its results;
  *	  FILTER_UNDEFINED the filter does not define name (not an error);
  *	  FILTER_ERROR     a Lua error (also from push/pull/registered C);
- *	  FILTER_BUDGET    the instruction budget ran out;
+ *	  FILTER_BUDGET    the instruction budget or the time limit ran out;
  *	  FILTER_MEMORY    the memory cap was hit.
  *	For the last three err holds "FILE:LINE: message" on its first line
  *	and, for FILTER_ERROR when the filter's frames are known, a second
@@ -124,6 +128,7 @@
 #define FILTER_MEM_DEFAULT (32u << 20)         /* bytes per state */
 #define FILTER_LOAD_BUDGET_DEFAULT 10000000UL  /* instructions for the chunk at load */
 #define FILTER_BUDGET_DEFAULT 10000000UL       /* instructions per call */
+#define FILTER_TIME_DEFAULT_MS 2000u           /* wall-clock milliseconds per call */
 #define FILTER_SOURCE_MAX (8u << 20)           /* bytes of Lua source */
 
 enum filter_status {
@@ -144,6 +149,7 @@ struct filter_opts {
 	const struct filter_reg *funcs; /* ends with {NULL, NULL}; NULL: none */
 	size_t mem_limit;               /* 0: FILTER_MEM_DEFAULT */
 	unsigned long load_budget;      /* 0: FILTER_LOAD_BUDGET_DEFAULT */
+	unsigned time_limit_ms;         /* per call and at load; 0: FILTER_TIME_DEFAULT_MS */
 };
 
 typedef void (*filter_push_fn)(lua_State *L, void *arg);

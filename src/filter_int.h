@@ -20,6 +20,7 @@ struct filter_prog {
 	const struct filter_reg *funcs; /* the caller's table, or NULL */
 	size_t mem_limit;
 	unsigned long load_budget;
+	unsigned time_limit_ms;
 	unsigned defined;               /* bit i: filter_callback_names[i] is a function */
 };
 
@@ -31,8 +32,12 @@ struct filter_state {
 	bool budget_out;  /* the hook fired in this call: errors on every instruction now */
 	bool mem_failed;  /* a memory error was raised in this call */
 	bool tainted;     /* hit the memory cap once: the pool closes it */
-	int budget;       /* instructions for this call */
-	int budget_line;  /* where the budget ran out, 0 if unknown */
+	bool timed_out;   /* budget_out because of the time limit */
+	unsigned long budget; /* instructions for this call */
+	unsigned long left;   /* instructions left when the hook next fires */
+	int step;             /* instructions between two firings of the hook */
+	double deadline;      /* CLOCK_MONOTONIC seconds */
+	int budget_line;      /* where the budget ran out, 0 if unknown */
 	unsigned defined; /* as prog->defined, from this state's globals */
 	void *call_arg;   /* filter_call()'s arg while a call runs */
 	const char *call_name; /* the callback running, for the traceback */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -18,6 +19,9 @@
 #include "util.h"
 
 #define FILTER_TRACE_FRAMES 8
+#define FILTER_HOOK_STEP 256 /* instructions between clock checks */
+
+static void filter_sb_hook(lua_State *L, lua_Debug *ar);
 
 /* filter_sb_state - the state that owns L (it is the allocator's ud) */
 struct filter_state *filter_sb_state(lua_State *L)
@@ -62,19 +66,50 @@ static int filter_sb_panic(lua_State *L)
 	abort();
 }
 
+/* filter_sb_now - CLOCK_MONOTONIC in seconds (vDSO: cheap enough for the hook) */
+static double filter_sb_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* filter_sb_rearm - the hook fires after the next step of at most FILTER_HOOK_STEP instructions */
+static void filter_sb_rearm(struct filter_state *st, lua_State *L)
+{
+	int step = st->left < FILTER_HOOK_STEP ? (int)st->left : FILTER_HOOK_STEP;
+
+	if (step != st->step) {
+		st->step = step;
+		lua_sethook(L, filter_sb_hook, LUA_MASKCOUNT, step);
+	}
+}
+
 /*
- * filter_sb_hook - the count hook. The first time it fires the budget is
- * gone; it then re-arms itself for every instruction, so that whatever
- * Lua code still runs (a __close handler, say) fails at once.
+ * filter_sb_hook - the count hook, every FILTER_HOOK_STEP instructions.
+ * It counts the budget down and watches the clock: one instruction can
+ * cost far more than another (a vararg call copying 100 000 values, an
+ * upper() of a large string), so the instruction count alone does not
+ * bound the time. When either runs out it raises an error, and re-arms
+ * itself for every instruction, so that whatever Lua code still runs (a
+ * __close handler, say) fails at once.
  */
 static void filter_sb_hook(lua_State *L, lua_Debug *ar)
 {
 	struct filter_state *st = filter_sb_state(L);
 
 	if (!st->budget_out) {
+		st->left -= st->left < (unsigned long)st->step ? st->left : (unsigned long)st->step;
+		st->timed_out = filter_sb_now() > st->deadline;
+		if (st->left > 0 && !st->timed_out) {
+			filter_sb_rearm(st, L);
+			return;
+		}
 		st->budget_out = true;
 		if (lua_getinfo(L, "l", ar))
 			st->budget_line = ar->currentline;
+		st->step = 1;
 		lua_sethook(L, filter_sb_hook, LUA_MASKCOUNT, 1);
 	}
 	lua_pushliteral(L, "instruction budget exhausted");
@@ -84,13 +119,15 @@ static void filter_sb_hook(lua_State *L, lua_Debug *ar)
 /* filter_sb_arm - a fresh budget and clear error flags for the next call */
 void filter_sb_arm(struct filter_state *st, unsigned long budget)
 {
-	if (budget == 0)
-		budget = FILTER_BUDGET_DEFAULT;
-	st->budget = budget > INT_MAX ? INT_MAX : (int)budget;
+	st->budget = budget == 0 ? FILTER_BUDGET_DEFAULT : budget;
+	st->left = st->budget;
 	st->budget_out = false;
+	st->timed_out = false;
 	st->budget_line = 0;
 	st->mem_failed = false;
-	lua_sethook(st->L, filter_sb_hook, LUA_MASKCOUNT, st->budget);
+	st->deadline = filter_sb_now() + st->prog->time_limit_ms / 1000.0;
+	st->step = 0;
+	filter_sb_rearm(st, st->L);
 }
 
 /*
@@ -394,11 +431,14 @@ enum filter_status filter_sb_result(struct filter_state *st, int status, char *e
 		return FILTER_MEMORY;
 	}
 	if (st->budget_out) {
+		char pos[32] = "";
 		if (st->budget_line > 0)
-			util_errf(err, errlen, "%s:%d: instruction budget of %d exhausted", path, st->budget_line,
-				  st->budget);
+			snprintf(pos, sizeof(pos), ":%d", st->budget_line);
+		if (st->timed_out)
+			util_errf(err, errlen, "%s%s: time limit of %u ms exhausted", path, pos,
+				  st->prog->time_limit_ms);
 		else
-			util_errf(err, errlen, "%s: instruction budget of %d exhausted", path, st->budget);
+			util_errf(err, errlen, "%s%s: instruction budget of %lu exhausted", path, pos, st->budget);
 		return FILTER_BUDGET;
 	}
 	if (status == LUA_OK)

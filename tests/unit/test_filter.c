@@ -26,6 +26,7 @@
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define TEST_BUDGET 1000000UL  /* instructions: some milliseconds */
 #define TEST_MEM (8u << 20)    /* bytes per state in these tests */
+#define TEST_TIME_MS 300u      /* per call */
 
 static char tdir[64]; /* /tmp/klaxon-unit-XXXXXX */
 static unsigned tseq;
@@ -41,17 +42,23 @@ static const char *tfile(const char *text, size_t len)
 	return path;
 }
 
-/* tcompile - compile text that must compile */
-static struct filter_prog *tcompile(const char *text)
+/* tcompile_ms - compile text that must compile, with this time limit per call */
+static struct filter_prog *tcompile_ms(const char *text, unsigned ms)
 {
 	struct filter_prog *prog = NULL;
-	struct filter_opts opts = {.mem_limit = TEST_MEM};
+	struct filter_opts opts = {.mem_limit = TEST_MEM, .time_limit_ms = ms};
 	char err[1024] = "";
 	const char *path = tfile(text, strlen(text));
 
 	if (filter_prog_compile(path, &opts, &prog, err, sizeof(err)) != 0)
 		fail_msg("compile failed: %s\n--- source:\n%s", err, text);
 	return prog;
+}
+
+/* tcompile - compile text that must compile; the time limit is wide, so the budget decides */
+static struct filter_prog *tcompile(const char *text)
+{
+	return tcompile_ms(text, 10000);
 }
 
 /* tstate - a state from a compiled prog */
@@ -425,7 +432,42 @@ static const char *const runaway[] = {
 	"table.sort({3, 2, 1, 5, 4}, function(a, b) while true do end end)",
 	"local s = ('x'):rep(100) s:gsub('x', function() while true do end end)",
 	"local t = setmetatable({}, {__index = function(t, k) while true do end end}) return t.x",
+	"::top:: goto top",
+	"local function f() pcall(f) end while true do f() end", /* C stack overflows, caught, again */
+	"local t = setmetatable({}, {__index = function(t, k) return t[k] end}) while true do pcall(function() return t.x end) end",
 };
+
+/* Deep recursion: a plain error (stack overflow) or the memory cap, never a crash. */
+static const char *const deep[] = {
+	"local function f() return 1 + f() end return f()",
+	"local function f() return pcall(f) end return f()",
+	"local t = setmetatable({}, {__index = function(t, k) return t[k] end}) return t.x",
+	"return string.rep('(', 1000)",
+	"local t = {} t.__index = t setmetatable(t, t) return t.x",
+	"return table.unpack({}, 1, 1e8)",
+	"return select('#', table.unpack({}, 1, 1e6))",
+	"return string.format('%099999d', 1)",
+	"return ('x'):rep(1e6):find(('x?'):rep(1e5))",
+};
+
+/* test_deep - stack and C-stack exhaustion are ordinary errors; the state survives */
+static void test_deep(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < NELEM(deep); i++) {
+		char src[1024], err[1024];
+		snprintf(src, sizeof(src), ALIVE "function filter_begin()\n  %s\nend\n", deep[i]);
+		struct filter_prog *prog = tcompile(src);
+		struct filter_state *st = tstate(prog);
+		struct tres r;
+		enum filter_status s = tcall(st, "filter_begin", &r, err, sizeof(err));
+		if (s == FILTER_UNDEFINED)
+			fail_msg("row %zu: %s: undefined?", i, deep[i]);
+		tassert_alive(st, deep[i]);
+		filter_state_free(st);
+		filter_prog_free(prog);
+	}
+}
 
 /* test_budget - the instruction budget ends loops the filter tries to catch */
 static void test_budget(void **state)
@@ -450,6 +492,37 @@ static void test_budget(void **state)
 		s = tcall(st, "filter_begin", &r, err, sizeof(err));
 		assert_int_equal(s, FILTER_BUDGET);
 		tassert_alive(st, runaway[i]);
+		filter_state_free(st);
+		filter_prog_free(prog);
+	}
+}
+
+/* Cheap in instructions, dear in time: the clock stops them. */
+static const char *const slow[] = {
+	"local s = ('x'):rep(2e6) while true do local u = s:upper() end",
+	"local function f(...) return f(1, ...) end return f()",
+	"local t = {} for i = 1, 1e5 do t[i] = i end while true do local n = select('#', table.unpack(t)) end",
+	"local s = ('x'):rep(1e6) while true do pcall(string.rep, s, 2) end",
+};
+
+/* test_time_limit - FILTER_BUDGET once the call has used its time, whatever the instruction count */
+static void test_time_limit(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < NELEM(slow); i++) {
+		char src[1024], err[1024];
+		snprintf(src, sizeof(src), ALIVE "function filter_begin()\n  %s\nend\n", slow[i]);
+		struct filter_prog *prog = tcompile_ms(src, TEST_TIME_MS);
+		struct filter_state *st = tstate(prog);
+		struct tres r;
+		double t0 = tnow();
+		enum filter_status s = filter_call(st, "filter_begin", NULL, tpull, &r, 1000000000000UL, err, sizeof(err));
+		double dt = tnow() - t0;
+		if (s != FILTER_BUDGET || strstr(err, ".lua:3: time limit of 300 ms exhausted") == NULL)
+			fail_msg("row %zu: %s: %s \"%s\"", i, slow[i], filter_status_name(s), err);
+		if (dt >= 1.0)
+			fail_msg("row %zu: %s: took %.2f s", i, slow[i], dt);
+		tassert_alive(st, slow[i]);
 		filter_state_free(st);
 		filter_prog_free(prog);
 	}
@@ -527,7 +600,7 @@ static void test_memory_near_cap(void **state)
 {
 	(void)state;
 	struct filter_prog *prog = tcompile(ALIVE "function filter_begin()\n"
-						  "  for i = 1, 200 do local s = string.rep('z', 1e6 + i) end\n"
+						  "  for i = 1, 60 do local s = string.rep('z', 1e6 + i) end\n"
 						  "  return 'fine'\n"
 						  "end\n");
 	struct filter_state *st = tstate(prog);
@@ -883,6 +956,8 @@ int main(void)
 		cmocka_unit_test(test_allowed),
 		cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_budget_line),
+		cmocka_unit_test(test_time_limit),
+		cmocka_unit_test(test_deep),
 		cmocka_unit_test(test_memory),
 		cmocka_unit_test(test_memory_near_cap),
 		cmocka_unit_test(test_undefined),

@@ -57,9 +57,10 @@
  *	  - an instruction budget per call: a count hook raises "instruction
  *	    budget exhausted" after budget VM instructions, or once the call
  *	    has run opts->time_limit_ms of wall-clock time (checked every 256
- *	    instructions: some single instructions, such as a call with
- *	    100 000 values in "...", cost far more than others), and from
- *	    then on on every instruction. The sandbox's pcall and xpcall re-raise a
+ *	    instructions and at every allocation of 64 KiB or more: some
+ *	    single instructions, such as a call with 100 000 values in "...",
+ *	    or upper() of a large string, cost far more than others), and
+ *	    from then on on every instruction. The sandbox's pcall and xpcall re-raise a
  *	    budget or memory error instead of returning it, and xpcall runs
  *	    its handler after unwinding (never inside the hook, where hooks
  *	    are off), so a filter can neither catch nor outlast either error.

@@ -19,7 +19,8 @@
 #include "util.h"
 
 #define FILTER_TRACE_FRAMES 8
-#define FILTER_HOOK_STEP 256 /* instructions between clock checks */
+#define FILTER_HOOK_STEP 256          /* instructions between clock checks */
+#define FILTER_ALLOC_CHECK (64u << 10) /* and at allocations this large */
 
 static void filter_sb_hook(lua_State *L, lua_Debug *ar);
 
@@ -30,6 +31,29 @@ struct filter_state *filter_sb_state(lua_State *L)
 
 	(void)lua_getallocf(L, &ud);
 	return ud;
+}
+
+/* filter_sb_now - CLOCK_MONOTONIC in seconds (vDSO: cheap enough for the hook) */
+static double filter_sb_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * filter_sb_clock - on a large allocation: when the time is up, make the
+ * hook fire at the next instruction rather than up to FILTER_HOOK_STEP
+ * expensive ones later. lua_sethook is safe anywhere (lua.c calls it
+ * from a signal handler); it only sets fields and trap flags.
+ */
+static void filter_sb_clock(struct filter_state *st)
+{
+	if (st->L == NULL || st->budget_out || st->step == 1 || filter_sb_now() <= st->deadline)
+		return;
+	st->step = 1;
+	lua_sethook(st->L, filter_sb_hook, LUA_MASKCOUNT, 1);
 }
 
 /*
@@ -54,6 +78,8 @@ static void *filter_sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	if (p == NULL)
 		return NULL;
 	st->mem_used = st->mem_used - osize + nsize;
+	if (nsize >= osize + FILTER_ALLOC_CHECK)
+		filter_sb_clock(st);
 	return p;
 }
 
@@ -64,15 +90,6 @@ static int filter_sb_panic(lua_State *L)
 
 	fprintf(stderr, "klaxon: panic: unprotected Lua error: %s\n", msg != NULL ? msg : "?");
 	abort();
-}
-
-/* filter_sb_now - CLOCK_MONOTONIC in seconds (vDSO: cheap enough for the hook) */
-static double filter_sb_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* filter_sb_rearm - the hook fires after the next step of at most FILTER_HOOK_STEP instructions */

@@ -66,20 +66,30 @@ void pipeline_header_value(const char *head, size_t len, const char *name, char 
 	}
 }
 
+/*
+ * pipeline_join - sanitised items joined with sep, each wrapped in open and
+ * close, bounded: past max bytes the rest becomes more ("and 3 more").
+ */
+static void pipeline_join(char *const *items, size_t n, const char *sep, const char *open,
+			  const char *close, const char *more, size_t max, char *out, size_t outlen)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		char one[320];
+		pipeline_sanitize(one, sizeof(one), items[i]);
+		if (used + strlen(one) + 32 >= outlen || used > max) {
+			snprintf(out + used, outlen - used, more, n - i);
+			return;
+		}
+		used += (size_t)snprintf(out + used, outlen - used, "%s%s%s%s", i ? sep : "", open, one, close);
+	}
+}
+
 /* pipeline_virus_list - "A, B and 3 more", bounded to fit in a reply line */
 static void pipeline_virus_list(const struct scan_verdict *v, char *out, size_t outlen)
 {
-	size_t n = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < v->nviruses; i++) {
-		char name[128];
-		pipeline_sanitize(name, sizeof(name), v->viruses[i]);
-		if (n + strlen(name) + 32 >= outlen || n > 240) {
-			snprintf(out + n, outlen - n, " and %zu more", v->nviruses - i);
-			return;
-		}
-		n += (size_t)snprintf(out + n, outlen - n, "%s%s", i ? ", " : "", name);
-	}
+	pipeline_join(v->viruses, v->nviruses, ", ", "", "", " and %zu more", 240, out, outlen);
 }
 
 /* pipeline_expand - a reply template with %v, %r, %l and %% filled in */
@@ -375,17 +385,8 @@ void pipeline_run(struct snapshot *snap, const struct envelope *env, struct inta
 /* pipeline_rcpt_list - "<a>,<b>" bounded, for the log */
 static void pipeline_rcpt_list(const struct envelope *env, char *out, size_t outlen)
 {
-	size_t n = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < env->nrcpts; i++) {
-		char one[320];
-		pipeline_sanitize(one, sizeof(one), env->rcpts[i]);
-		if (n + strlen(one) + 32 >= outlen) {
-			snprintf(out + n, outlen - n, ",+%zu more", env->nrcpts - i);
-			return;
-		}
-		n += (size_t)snprintf(out + n, outlen - n, "%s<%s>", i ? "," : "", one);
-	}
+	pipeline_join((char *const *)env->rcpts, env->nrcpts, ",", "<", ">", ",+%zu more", outlen, out,
+		      outlen);
 }
 
 /* pipeline_log - the one record per message */

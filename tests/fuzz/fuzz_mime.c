@@ -2,7 +2,8 @@
  * fuzz_mime - libFuzzer target for the streaming MIME parser.
  *
  * The first input byte chooses the view (bits 0-4) and how the rest is cut
- * (bits 5-7); the second chooses tight or roomy limits. The rest, the
+ * (bits 5-7); the second chooses tight or roomy limits (bit 0) and the
+ * bare-CR view (bit 1). The rest, the
  * message, is parsed whole and again in pieces, and the two trees must be
  * identical in every detail. Each tree must also keep the invariants:
  * nparts <= max_parts, depth <= max_depth, parents before children and
@@ -166,6 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.strict_base64 = data[0] & 4,
 		.guess_boundary = data[0] & 8,
 		.decode_multipart = data[0] & 16,
+		.bare_cr_breaks_header = data[1] & 2,
 	};
 	unsigned mode = 1 + (data[0] >> 5); /* 1 byte-wise, 2..8 random pieces */
 	const struct mime_limits *l = (data[1] & 1) ? &tight : &roomy;

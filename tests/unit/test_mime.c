@@ -37,6 +37,7 @@ static const struct mime_view view_last = {.last_content_type = true, .last_cte 
 static const struct mime_view view_strict = {.strict_base64 = true};
 static const struct mime_view view_guess = {.guess_boundary = true};
 static const struct mime_view view_decode = {.decode_multipart = true};
+static const struct mime_view view_bare_cr = {.bare_cr_breaks_header = true};
 
 /* check_invariants - what every parse must satisfy, whatever the input */
 static void check_invariants(const struct mime_message *m, const struct mime_limits *l)
@@ -884,8 +885,8 @@ static void same_result(const struct mime_message *a, const struct mime_message 
 /* chunk_check - whole, byte-wise and random pieces agree, in every view and some limits */
 static void chunk_check(const char *msg, size_t len, const char *name)
 {
-	static const struct mime_view *views[] = {&view_default, &view_last, &view_strict,
-						  &view_guess, &view_decode};
+	static const struct mime_view *views[] = {&view_default, &view_last,   &view_strict,
+						  &view_guess,   &view_decode, &view_bare_cr};
 	struct mime_limits tight = lim_default;
 	tight.max_decoded_size = 1000;
 	tight.max_line_length = 70;

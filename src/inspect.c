@@ -214,6 +214,8 @@ static void inspect_reading(struct inspect_ctx *c, const struct mime_message *m,
 	}
 	if (record && m->header_len)
 		inspect_scan_bytes(c, m->header_block, m->header_len, -1);
+	if (record && m->outside_len && !m->outside_truncated)
+		inspect_scan_bytes(c, m->outside, m->outside_len, -1);
 	for (size_t i = 0; i < m->nparts; i++) {
 		const struct mime_part *p = &m->parts[i];
 		struct inspect_part *out = record && i < r->nparts ? &r->parts[i] : NULL;
@@ -313,7 +315,7 @@ void inspect_message(struct snapshot *snap, struct intake *in, struct inspect_re
 	bool ambiguous = (r->flags & MIME_AMBIGUOUS) != 0;
 	if (ambiguous && r->limit == MIME_LIMIT_NONE)
 		inspect_other_readings(&c, in);
-	if (ambiguous || (r->flags & MIME_OUTSIDE_PARTS) || r->limit != MIME_LIMIT_NONE ||
+	if (ambiguous || m->outside_truncated || r->limit != MIME_LIMIT_NONE ||
 	    snap->cfg->always_scan_whole_message)
 		inspect_whole(&c, in);
 

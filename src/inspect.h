@@ -22,8 +22,8 @@
  *	banned. A payload that several readings share is scanned once.
  *
  *	Text outside every part (a preamble or epilogue, MIME_OUTSIDE_PARTS)
- *	does not make a second reading, but it is scanned, by the scan of the
- *	whole raw message.
+ *	does not make a second reading, but it is scanned: the parser's copy of
+ *	it, or, past MIME_OUTSIDE_MAX bytes, the whole raw message.
  *
  *	The outbreak cache: before a part is scanned its SHA-256 is looked up
  *	in the snapshot's verdict cache (vcache.h); a hit costs no scan. Only

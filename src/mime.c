@@ -405,6 +405,9 @@ static void mime_text_line(struct mime_parser *p, struct mime_layer *L, const ch
 		mime_tree_flag(p, f->part, MIME_PREAMBLE_CONTENT);
 	else if (f->phase == PH_EPILOGUE)
 		mime_tree_flag(p, f->part, MIME_EPILOGUE_CONTENT);
+	else
+		return;
+	mime_tree_outside(p, s, n);
 }
 
 /* mime_encoded_line - a body line of an encoded container: decode, feed the next layer */

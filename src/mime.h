@@ -128,12 +128,14 @@ enum mime_flag {
 /*
  * Flags for bytes that belong to no part: text in a preamble or epilogue.
  * Every reading agrees on the parts, so the message is not re-read; but
- * those bytes (an old client may decode a uuencoded block there) are only
- * seen by a scan of the whole message, so klaxon adds that scan. The
+ * those bytes (an old client may decode a uuencoded block there) belong to
+ * no part, so the parser keeps them in m->outside (up to MIME_OUTSIDE_MAX;
+ * past that, m->outside_truncated) and klaxon scans them too. The
  * "This is a multi-part message in MIME format." note most clients write
  * is such text: this keeps that common case off the re-reading path.
  */
 #define MIME_OUTSIDE_PARTS (MIME_PREAMBLE_CONTENT | MIME_EPILOGUE_CONTENT)
+#define MIME_OUTSIDE_MAX (256 * 1024) /* bytes of such text kept in m->outside */
 
 enum mime_limit_kind {
 	MIME_LIMIT_NONE = 0,
@@ -201,6 +203,9 @@ struct mime_message {
 	char limit_detail[128];      /* e.g. "nesting depth 21 over mime_max_depth 20" */
 	char *header_block;          /* top-level header bytes */
 	size_t header_len;
+	char *outside;               /* non-blank preamble and epilogue lines, CRLF-terminated */
+	size_t outside_len;
+	bool outside_truncated;      /* more than MIME_OUTSIDE_MAX bytes: scan the whole message */
 };
 
 struct mime_parser;

@@ -122,6 +122,7 @@ void mime_tree_flag(struct mime_parser *p, size_t part, unsigned flags);
 void mime_tree_limit(struct mime_parser *p, enum mime_limit_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 char *mime_tree_strdup(struct mime_parser *p, const char *s, size_t n, bool lower);
+void mime_tree_outside(struct mime_parser *p, const char *s, size_t n);
 void mime_tree_header_block(struct mime_parser *p, const char *s, size_t n);
 void mime_tree_finish(struct mime_parser *p);
 

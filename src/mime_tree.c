@@ -226,6 +226,25 @@ void mime_tree_header_block(struct mime_parser *p, const char *s, size_t n)
 	m->header_block[m->header_len] = '\0';
 }
 
+/* mime_tree_outside - keep a preamble or epilogue line, so it can be scanned */
+void mime_tree_outside(struct mime_parser *p, const char *s, size_t n)
+{
+	struct mime_message *m = p->m;
+	if (m->outside_truncated)
+		return;
+	if (m->outside_len + n + 2 > MIME_OUTSIDE_MAX) {
+		m->outside_truncated = true;
+		return;
+	}
+	if (m->outside == NULL && (m->outside = malloc(MIME_OUTSIDE_MAX)) == NULL) {
+		p->oom = true;
+		return;
+	}
+	memcpy(m->outside + m->outside_len, s, n);
+	memcpy(m->outside + m->outside_len + n, "\r\n", 2);
+	m->outside_len += n + 2;
+}
+
 /* mime_sink_room - decoded bytes the limit still allows */
 unsigned long long mime_sink_room(const struct mime_parser *p)
 {
@@ -434,6 +453,7 @@ void mime_message_free(struct mime_message *m)
 	}
 	free(m->parts);
 	free(m->header_block);
+	free(m->outside);
 	free(m);
 }
 

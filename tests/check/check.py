@@ -133,6 +133,8 @@ CASES = [
                                                **reject_virus([EICAR]))]),
     ("eicar-base64-crlf-external", [dict(file="eicar-base64-crlf.eml", ip=EXT_IP, **reject_virus([EICAR]))]),
     ("eicar-no-headers-external", [dict(file="eicar-no-headers.eml", ip=EXT_IP, **reject_virus([EICAR]))]),
+    # Text outside every part is scanned from the parser's copy (no re-reading).
+    ("eicar-in-epilogue-external", [dict(file="eicar-in-epilogue.eml", ip=EXT_IP, **reject_virus([EICAR]))]),
     ("eicar-ipv6-external", [dict(file="eicar-inline.eml", ip="2001:db8::25", **reject_virus([EICAR]))]),
     ("clam-zip-external", [dict(file="attach-clam-zip.eml", ip=EXT_IP, **reject_virus([CLAM]))]),
     ("clam-7z-external", [dict(file="attach-clam-7z.eml", ip=EXT_IP, **reject_virus([CLAM]))]),

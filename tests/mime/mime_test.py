@@ -224,8 +224,10 @@ def run_sample(work, folder, name):
                "readings %s, whole_message_scanned %s" % (out.get("readings"),
                                                           out.get("whole_message_scanned")))
     elif flags & OUTSIDE_PARTS:
-        report("%s: text outside the parts: one reading, and the whole message scanned" % tag,
-               out.get("readings") == 1 and out.get("whole_message_scanned") is True,
+        # The parser keeps that text and klaxon scans it; no second reading,
+        # and no whole-message scan for the usual few lines.
+        report("%s: text outside the parts: one reading, no whole-message scan" % tag,
+               out.get("readings") == 1 and out.get("whole_message_scanned") is False,
                "readings %s, whole_message_scanned %s" % (out.get("readings"),
                                                           out.get("whole_message_scanned")))
     if out.get("verdict") == "clean":

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "sigdb.h"
+#include "unit_fs.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define SIGS_DIR "tests/sigs"
@@ -50,21 +51,6 @@ static char *tg_read(const char *path, size_t *len)
 	buf[n] = '\0';
 	*len = n;
 	return buf;
-}
-
-/* tg_count - entries in dir other than . and .. */
-static int tg_count(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (d == NULL)
-		return -1;
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
 }
 
 static int tg_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -199,7 +185,7 @@ static void test_cleanup_keeps_given_dir(void **state)
 	char err[256] = "";
 	assert_int_equal(sigdb_resolve(dir, &db, err, sizeof(err)), 0);
 	sigdb_cleanup(&db);
-	assert_int_equal(tg_count(dir), 2);
+	assert_int_equal(ufs_count(dir, ""), 2);
 }
 
 /* test_resolve_auto_builtin - auto with no system database: a private temp dir of test signatures */
@@ -228,7 +214,7 @@ static void test_resolve_auto_builtin(void **state)
 	assert_true(db.builtin);
 	assert_true(db.temporary);
 	assert_int_equal(strncmp(db.dir, tmp, strlen(tmp)), 0);
-	assert_int_equal(tg_count(tmp), 1);
+	assert_int_equal(ufs_count(tmp, ""), 1);
 
 	/* A private directory holding exactly the built-in files. */
 	struct stat st;
@@ -248,7 +234,7 @@ static void test_resolve_auto_builtin(void **state)
 		assert_memory_equal(text, f->text, len);
 		free(text);
 	}
-	assert_int_equal(tg_count(db.dir), n); /* no temp files left behind */
+	assert_int_equal(ufs_count(db.dir, ""), n); /* no temp files left behind */
 	assert_true(sigdb_dir_has_database(db.dir));
 
 	char dir[sizeof(db.dir)];
@@ -256,7 +242,7 @@ static void test_resolve_auto_builtin(void **state)
 	sigdb_cleanup(&db);
 	assert_false(db.temporary);
 	assert_int_equal(access(dir, F_OK), -1);
-	assert_int_equal(tg_count(tmp), 0);
+	assert_int_equal(ufs_count(tmp, ""), 0);
 	sigdb_cleanup(&db); /* twice is harmless */
 }
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "spool.h"
+#include "unit_fs.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -33,25 +34,10 @@ struct ts_state {
 	int nfds; /* open descriptors when the test started */
 };
 
-/* ts_count - entries in dir other than . and .. (-1 if it cannot be read) */
-static int ts_count(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (d == NULL)
-		return -1;
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* ts_nfds - descriptors open in this process */
 static int ts_nfds(void)
 {
-	return ts_count("/proc/self/fd") - 1; /* minus the one opendir holds */
+	return ufs_count("/proc/self/fd", "") - 1; /* minus the one opendir holds */
 }
 
 static int ts_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -180,7 +166,7 @@ static void test_memory_below_limit(void **state)
 	assert_non_null(mem);
 	assert_int_equal(len, 1024);
 	assert_memory_equal(mem, data, 1024);
-	assert_int_equal(ts_count(s->dir), 0);
+	assert_int_equal(ufs_count(s->dir, ""), 0);
 	ts_same(sp, s->dir, data, 1024);
 	spool_close(sp);
 	free(data);
@@ -206,7 +192,7 @@ static void test_crosses_to_file(void **state)
 	assert_true(spool_size(sp) == 1025);
 
 	/* Not visible in the directory, 0600, ours, and gone when closed. */
-	assert_int_equal(ts_count(s->dir), 0);
+	assert_int_equal(ufs_count(s->dir, ""), 0);
 	struct stat st;
 	assert_int_equal(fstat(fd, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
@@ -225,7 +211,7 @@ static void test_crosses_to_file(void **state)
 	ts_same(sp, s->dir, data, 2000);
 	spool_close(sp);
 	assert_int_equal(fcntl(fd, F_GETFD), -1); /* the descriptor is closed */
-	assert_int_equal(ts_count(s->dir), 0);
+	assert_int_equal(ufs_count(s->dir, ""), 0);
 	free(data);
 }
 
@@ -277,7 +263,7 @@ static void test_content(void **state)
 		spool_close(sp);
 		free(data);
 	}
-	assert_int_equal(ts_count(s->dir), 0);
+	assert_int_equal(ufs_count(s->dir, ""), 0);
 }
 
 /* test_write_to_pipe - spool_write_to works on a pipe too (no seeking on the target) */
@@ -412,7 +398,7 @@ static void test_overflow(void **state)
 	assert_true(spool_overflowed(sp));
 	assert_true(spool_size(sp) == 2001);
 	spool_close(sp);
-	assert_int_equal(ts_count(s->dir), 0);
+	assert_int_equal(ufs_count(s->dir, ""), 0);
 	free(data);
 }
 
@@ -442,7 +428,7 @@ static void test_bad_dir(void **state)
 	assert_true(fd != -1);
 	close(fd);
 	ts_expect_dir_error(path);
-	assert_int_equal(ts_count(s->dir), 1); /* nothing left behind */
+	assert_int_equal(ufs_count(s->dir, ""), 1); /* nothing left behind */
 }
 
 /* test_unwritable_dir - a directory we may not write to (as a non-root user) */
@@ -490,7 +476,7 @@ static void test_unwritable_dir(void **state)
 	if (WEXITSTATUS(status) != 0)
 		fail_msg("child as nobody: step %d failed (5: the append succeeded, 6: the message)",
 			 WEXITSTATUS(status));
-	assert_int_equal(ts_count(dir), 0);
+	assert_int_equal(ufs_count(dir, ""), 0);
 }
 
 /* test_empty - a spool with nothing appended is a valid empty message */
@@ -516,7 +502,7 @@ static void test_empty(void **state)
 		ts_same(sp, s->dir, (const unsigned char *)"", 0);
 		spool_close(sp);
 	}
-	assert_int_equal(ts_count(s->dir), 0);
+	assert_int_equal(ufs_count(s->dir, ""), 0);
 }
 
 /*

@@ -306,6 +306,12 @@ enum filter_status filter_call(struct filter_state *st, const char *name, filter
 	return r;
 }
 
+/* filter_state_used - instructions the last call ran, to a step of the hook */
+unsigned long filter_state_used(const struct filter_state *st)
+{
+	return st->budget > st->left ? st->budget - st->left : 0;
+}
+
 void *filter_call_arg(lua_State *L)
 {
 	return filter_sb_state(L)->call_arg;

@@ -82,7 +82,9 @@
  *	of the call (NULL at load time: a registered function that needs a
  *	message must raise an error then). A name that is not defined (nil)
  *	is FILTER_UNDEFINED; a defined non-function is an error. budget is in
- *	VM instructions (0: FILTER_BUDGET_DEFAULT).
+ *	VM instructions (0: FILTER_BUDGET_DEFAULT). filter_state_used() tells
+ *	how many the last call ran (to within the hook's step of 256), so a
+ *	caller can spread one budget over several calls.
  *
  * OWNERSHIP
  *	filter_prog_compile() allocates the prog; filter_prog_free() frees it.
@@ -177,6 +179,7 @@ enum filter_status filter_call(struct filter_state *st, const char *name, filter
 			       filter_pull_fn pull, void *arg, unsigned long budget, char *err,
 			       size_t errlen);
 void *filter_call_arg(lua_State *L);
+unsigned long filter_state_used(const struct filter_state *st); /* last call, +- 256 */
 const char *filter_status_name(enum filter_status s);
 
 struct filter_pool *filter_pool_new(const struct filter_prog *prog, unsigned max_states);

@@ -123,7 +123,8 @@ static int alert_put_subject(FILE *fp, const struct alert_info *info)
 
 	if (s == NULL)
 		return -1;
-	fprintf(s, "klaxon: virus from %s host %s (", origin_name(info->env->origin),
+	fprintf(s, "klaxon: %s from %s host %s (", info->nviruses ? "virus" : "policy notice",
+		origin_name(info->env->origin),
 		info->env->client_addr && *info->env->client_addr ? info->env->client_addr
 								  : "unknown");
 	for (size_t i = 0; i < info->nviruses && rawlen < ALERT_HEADER_MAX; i++) {
@@ -197,8 +198,16 @@ static void alert_put_body(FILE *fp, const struct alert_info *info)
 
 	if (gmtime_r(&info->when, &tm) != NULL)
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fprintf(fp, "klaxon found a virus in a message from an %s host.\n\n",
-		origin_name(env->origin));
+	if (info->note) {
+		fputs("The policy filter says:\n\n", fp);
+		alert_put_clean(fp, info->note, ALERT_BODY_MAX, false);
+		fputs("\n\n", fp);
+	}
+	if (info->nviruses)
+		fprintf(fp, "klaxon found a virus in a message from an %s host.\n\n",
+			origin_name(env->origin));
+	else
+		fprintf(fp, "About a message from an %s host:\n\n", origin_name(env->origin));
 	alert_put_field(fp, "Time:", stamp);
 	alert_put_field(fp, "Client address:", env->client_addr);
 	alert_put_field(fp, "Client name:", env->client_name);
@@ -212,6 +221,12 @@ static void alert_put_body(FILE *fp, const struct alert_info *info)
 	alert_put_list(fp, "Viruses:", info->viruses, info->nviruses);
 	alert_put_field(fp, "Queue ID:", env->queue_id);
 	alert_put_field(fp, "Quarantine ID:", info->quarantine_id);
+	if (info->outcome) {
+		fputs("\nThe message was ", fp);
+		alert_put_clean(fp, info->outcome, 64, true);
+		fputs(".\n", fp);
+		return;
+	}
 	if (info->quarantine_id == NULL || *info->quarantine_id == '\0') {
 		/* Without a copy, policy did not discard (klaxon never discards uncopied mail). */
 		fputs("\nNo copy of the message was kept in the quarantine.\n", fp);
@@ -245,6 +260,62 @@ int alert_compose(const struct alert_info *info, char **msg, size_t *len, char *
 	if (rc == 0)
 		alert_put_body(fp, info);
 	bool bad = rc == -1 || ferror(fp) != 0;
+	if (fclose(fp) == EOF || bad) {
+		snprintf(err, errlen, "open_memstream: %s", strerror(ENOMEM));
+		free(buf);
+		return -1;
+	}
+	*msg = buf;
+	*len = buflen;
+	return 0;
+}
+
+/* alert_put_notice - header and body of a sender notice; only n->to receives it */
+static void alert_put_notice(FILE *fp, const struct alert_notice *n, const char *msgid)
+{
+	fputs("From: ", fp);
+	alert_put_clean(fp, n->from, ALERT_HEADER_MAX, true);
+	fputs("\nTo: ", fp);
+	alert_put_clean(fp, n->to, ALERT_HEADER_MAX, true);
+	fputs("\nSubject: Notice about your message", fp);
+	fputs("\nDate: ", fp);
+	alert_put_date(fp, n->when);
+	fprintf(fp, "\nMessage-ID: <%s@", msgid);
+	alert_put_hostname(fp, n->hostname);
+	fputs(">\n"
+	      "Auto-Submitted: auto-replied\n"
+	      "MIME-Version: 1.0\n"
+	      "Content-Type: text/plain; charset=utf-8\n"
+	      "Content-Transfer-Encoding: 8bit\n"
+	      "\n",
+	      fp);
+	alert_put_clean(fp, n->text, ALERT_BODY_MAX, false);
+	fputs("\n\n", fp);
+	alert_put_field(fp, "Subject:", n->subject);
+	alert_put_field(fp, "Queue ID:", n->queue_id);
+}
+
+/* alert_compose_notice - a filter's notice to the sender; the caller frees *msg */
+int alert_compose_notice(const struct alert_notice *n, char **msg, size_t *len, char *err,
+			 size_t errlen)
+{
+	char msgid[IDENT_MAX];
+	char *buf = NULL;
+	size_t buflen = 0;
+
+	if (n->to == NULL || *n->to == '\0' || n->from == NULL || *n->from == '\0' || n->text == NULL) {
+		snprintf(err, errlen, "alert_compose_notice: from, to and text are required");
+		return -1;
+	}
+	if (ident_new(msgid, sizeof(msgid), n->when, err, errlen) == -1)
+		return -1;
+	FILE *fp = open_memstream(&buf, &buflen);
+	if (fp == NULL) {
+		snprintf(err, errlen, "open_memstream: %s", strerror(errno));
+		return -1;
+	}
+	alert_put_notice(fp, n, msgid);
+	bool bad = ferror(fp) != 0;
 	if (fclose(fp) == EOF || bad) {
 		snprintf(err, errlen, "open_memstream: %s", strerror(ENOMEM));
 		free(buf);

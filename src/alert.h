@@ -16,7 +16,14 @@
  *	sanitised: CR, LF and other control characters become '?', and header
  *	values are length-limited, so nothing can inject a header or a line.
  *	The recipients of the alert are only info->to; the envelope sender of
- *	the infected mail never receives anything.
+ *	the infected mail never receives anything. A Lua filter's
+ *	action_notify_administrator text (info->note) opens the body, and
+ *	info->outcome says what became of the message.
+ *
+ *	alert_compose_notice() builds a filter's action_notify_sender notice
+ *	(n->to only). It does not decide whether the notice may go: that is
+ *	filter_notice_to_sender_allowed() (filter_api.h), which refuses it for
+ *	any message with a virus verdict; the caller asks it first.
  *
  *	alert_enqueue() writes the message into spool_dir as one file through
  *	the durable recipe, before any attempt to send it. alert_flush() tries
@@ -57,6 +64,19 @@ struct alert_info {
 	size_t nto;
 	const char *hostname;            /* this host, for Message-ID and text */
 	time_t when;
+	const char *note;                /* a filter's action_notify_administrator text, or NULL */
+	const char *outcome;             /* "discarded", "accepted", ...; NULL: by quarantine_id */
+};
+
+/* A filter's action_notify_sender notice; see alert_compose_notice(). */
+struct alert_notice {
+	const char *from;                /* alert_from */
+	const char *to;                  /* the envelope sender, already allowed by the caller */
+	const char *subject;             /* of the original message, may be NULL */
+	const char *text;                /* the filter's text */
+	const char *queue_id;
+	const char *hostname;
+	time_t when;
 };
 
 struct alert_flush_stats {
@@ -65,6 +85,8 @@ struct alert_flush_stats {
 };
 
 int alert_compose(const struct alert_info *info, char **msg, size_t *len, char *err, size_t errlen);
+int alert_compose_notice(const struct alert_notice *n, char **msg, size_t *len, char *err,
+			 size_t errlen);
 int alert_enqueue(const char *spool_dir, const char *msg, size_t len, char *id_out, size_t idlen,
 		  char *err, size_t errlen);
 int alert_flush(const char *spool_dir, char *const sendmail_argv[], unsigned timeout_s,

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "check_filter.h"
 #include "durable.h"
 #include "json.h"
 #include "log.h"
@@ -34,6 +35,7 @@ struct check_opts {
 	const char **rcpts;
 	size_t nrcpts;
 	bool json;
+	const char *rebuilt;           /* --rebuilt FILE: the message as the filter left it */
 	const char *file;
 	char *from_buf;
 };
@@ -42,7 +44,7 @@ static void check_usage(FILE *fp)
 {
 	fprintf(fp, "usage: klaxon check [--config FILE] --client-ip IP [--client-name NAME] [--helo NAME]\n"
 		    "                    [--auth USER] [--queue-id ID] --from ADDR --rcpt ADDR [--rcpt ADDR ...]\n"
-		    "                    [--json] FILE|-\n");
+		    "                    [--json] [--rebuilt OUT] FILE|-\n");
 }
 
 /* check_parse - options into struct check_opts; -1 on a usage error */
@@ -53,13 +55,14 @@ static int check_parse(int argc, char **argv, struct check_opts *o)
 		{"client-name", required_argument, NULL, 'n'}, {"helo", required_argument, NULL, 'H'},
 		{"auth", required_argument, NULL, 'a'}, {"from", required_argument, NULL, 'f'},
 		{"rcpt", required_argument, NULL, 'r'}, {"queue-id", required_argument, NULL, 'q'},
-		{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
+		{"rebuilt", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0},
 	};
 	o->rcpts = calloc((size_t)argc, sizeof(*o->rcpts));
 	if (o->rcpts == NULL)
 		return -1;
 	int c;
-	while ((c = getopt_long(argc, argv, "c:i:n:H:a:f:r:q:jh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:i:n:H:a:f:r:q:jho:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->config = optarg; break;
 		case 'i': o->client_ip = optarg; break;
@@ -70,6 +73,7 @@ static int check_parse(int argc, char **argv, struct check_opts *o)
 		case 'r': o->rcpts[o->nrcpts++] = optarg; break;
 		case 'q': o->queue_id = optarg; break;
 		case 'j': o->json = true; break;
+		case 'o': o->rebuilt = optarg; break;
 		case 'h': check_usage(stdout); exit(0);
 		default: return -1;
 		}
@@ -186,7 +190,7 @@ static void check_print_parts(const struct inspect_result *i)
 }
 
 static void check_print_json(const struct envelope *env, const struct pipeline_result *r,
-			     unsigned long long size, bool alert_sent)
+			     unsigned long long size, bool alert_sent, const char *stage)
 {
 	char reply[600];
 	snprintf(reply, sizeof(reply), "%s %s %s", r->rcode, r->xcode, r->text);
@@ -221,10 +225,12 @@ static void check_print_json(const struct envelope *env, const struct pipeline_r
 	printf(", \"cache\": {\"hits\": %llu, \"lookups\": %llu}", i->cache_hits, i->cache_lookups);
 	printf(", \"parts\": ");
 	check_print_parts(i);
+	check_filter_json(stdout, r, stage);
 	printf(", \"size\": %llu, \"elapsed_ms\": %ld}\n", size, r->elapsed_ms);
 }
 
-static void check_print_text(const struct envelope *env, const struct pipeline_result *r, bool alert_sent)
+static void check_print_text(const struct envelope *env, const struct pipeline_result *r, bool alert_sent,
+			     const char *stage)
 {
 	printf("action:        %s\n", policy_action_name(r->action));
 	if (r->rcode[0])
@@ -251,6 +257,7 @@ static void check_print_text(const struct envelope *env, const struct pipeline_r
 		       p->filename[0] ? p->filename : "", p->detail[0] ? "  (" : "", p->detail,
 		       p->detail[0] ? ")" : "");
 	}
+	check_filter_text(stdout, r, stage);
 }
 
 int check_main(int argc, char **argv)
@@ -285,15 +292,18 @@ int check_main(int argc, char **argv)
 			.origin = origin_decide(snap->cfg, o.client_ip, o.auth),
 		};
 		struct pipeline_result r;
-		pipeline_run(snap, &env, in, &r);
+		struct pipeline_early early = {0};
+		char stage[32];
+		if (!check_filter_early(snap, &env, &early, &r, stage, sizeof(stage)))
+			pipeline_run(snap, &env, in, &early, &r);
 		pipeline_log(&env, size, &r);
-		bool sent = r.alert_id[0] ? check_send_alerts(snap->cfg) : false;
+		bool sent = r.alert_id[0] || r.notices_sent ? check_send_alerts(snap->cfg) : false;
 		if (o.json)
-			check_print_json(&env, &r, size, sent);
+			check_print_json(&env, &r, size, sent, stage);
 		else
-			check_print_text(&env, &r, sent);
+			check_print_text(&env, &r, sent, stage);
+		status = o.rebuilt && check_filter_write(o.rebuilt, &r, in) == -1 ? 1 : 0;
 		pipeline_result_clear(&r);
-		status = 0;
 	}
 	intake_close(in);
 	snapshot_discard(snap);

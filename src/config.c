@@ -147,6 +147,20 @@ static const struct config_key config_keys[] = {
 	 "also hand every whole message to ClamAV's own mail parser (it always is when the MIME "
 	 "is ambiguous)"},
 
+	{"filter", CT_STRING, F(filter), "", 0, 0,
+	 "Lua policy filter with MIMEDefang's callbacks and actions (docs/filter.md); empty: the "
+	 "built-in policy above. Compiled at start and on reload; a filter that does not compile "
+	 "stops the start, or keeps the old configuration and filter on reload"},
+	{"filter_instruction_budget", CT_UINT, F(filter_instruction_budget), "20000000", 10000,
+	 2000000000, "Lua VM instructions one message may use over all its callbacks; then 4xx"},
+	{"filter_time_limit", CT_UINT, F(filter_time_limit), "5", 1, 300,
+	 "seconds of wall-clock time one filter callback may run; then 4xx"},
+	{"filter_memory_limit", CT_SIZE, F(filter_memory_limit), "32M", SZ(1) << 20, SZ(1) << 30,
+	 "memory of one Lua state (the filter's tables included); past it the message gets a 4xx "
+	 "and the state is replaced"},
+	{"filter_pool_size", CT_UINT, F(filter_pool_size), "32", 1, 4096,
+	 "Lua states at most, one per thread running a callback; more threads wait their turn"},
+
 	{"quarantine_dir", CT_STRING, F(quarantine_dir), "var/quarantine", 0, 0,
 	 "durable quarantine copies, mode 0700"},
 	{"alert_spool_dir", CT_STRING, F(alert_spool_dir), "var/spool/alerts", 0, 0,

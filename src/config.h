@@ -95,6 +95,13 @@ struct config {
 	unsigned verdict_cache_ttl;
 	bool always_scan_whole_message;
 
+	/* Lua policy filter */
+	char *filter;                  /* path, "" for the built-in policy */
+	unsigned filter_instruction_budget;
+	unsigned filter_time_limit;    /* seconds per callback */
+	unsigned long long filter_memory_limit;
+	unsigned filter_pool_size;
+
 	/* quarantine and alerts */
 	char *quarantine_dir;
 	char *alert_spool_dir;

@@ -112,6 +112,8 @@ static void daemon_reload_now(const char *config_path)
 	snapshot_release(old);
 	if (fresh->builtin_sigs)
 		log_warn("reload: using the BUILT-IN TEST SIGNATURES only (no database in %s)", "/var/lib/clamav");
+	if (fresh->filter)
+		log_info("reload: policy filter %s compiled", fresh->cfg->filter);
 	log_info("reloaded configuration from %s; scanner: %s", fresh->cfg->path,
 		 scanner_describe(fresh->scanner));
 	snapshot_install(fresh);

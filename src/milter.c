@@ -9,14 +9,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "envelope.h"
+#include "filter.h"
+#include "filter_api.h"
 #include "log.h"
 #include "origin.h"
 #include "pipeline.h"
 #include "snapshot.h"
 #include "intake.h"
 #include "spool.h"
+
+/* What klaxon may ask of the MTA: its headers, and for a Lua filter the body and envelope. */
+#define MILTER_ACTIONS \
+	(SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_ADDRCPT | SMFIF_DELRCPT | SMFIF_CHGFROM)
 
 /* Set once before smfi_main() starts threads; read-only afterwards. */
 static milter_alert_hook milter_on_alert;
@@ -26,6 +33,9 @@ struct milter_conn {
 	char *name;
 	char *helo;
 	struct milter_msg *msg;
+	bool early_done;           /* filter_relay or filter_helo said accept: no more early calls */
+	bool early_discard;        /* ... or discard: every message of the connection, copy first */
+	char early_why[128];
 };
 
 struct milter_msg {
@@ -39,6 +49,8 @@ struct milter_msg {
 	char queue_id[64];         /* {i}, as soon as the MTA tells us */
 	bool failed;               /* a tempfail is already decided */
 	char fail_detail[400];
+	bool early_done;           /* filter_sender or filter_recipient said accept */
+	struct pipeline_early early; /* an early callback said discard */
 };
 
 void milter_set_alert_hook(milter_alert_hook hook)
@@ -85,6 +97,89 @@ static sfsistat milter_tempfail(SMFICTX *ctx, const char *reason, const char *de
 	return SMFIS_TEMPFAIL;
 }
 
+/* milter_early_reply - the filter's own reject or tempfail reply */
+static sfsistat milter_early_reply(SMFICTX *ctx, const struct filter_early_result *res)
+{
+	char text[FILTER_TEXT_MAX + 1];
+	pipeline_sanitize(text, sizeof(text), res->text);
+	if (smfi_setreply(ctx, (char *)res->code, (char *)res->dsn, text) != MI_SUCCESS)
+		log_warn("smfi_setreply refused the filter's reply text; the MTA sends its default");
+	return res->kind == FILTER_EARLY_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+}
+
+/*
+ * milter_early - one early callback (filter_relay, _helo, _sender, _recipient).
+ * "accept" only ends the early callbacks: the message is still scanned and
+ * filtered. "discard" is remembered and done at end of message, after the
+ * durable copy. A filter error is a 4xx, logged with the file and line.
+ */
+static sfsistat milter_early(SMFICTX *ctx, struct snapshot *snap, struct milter_conn *conn,
+			     struct milter_msg *m, const char *cb, const struct filter_early_args *a)
+{
+	if (snap == NULL || snap->filter == NULL || !filter_prog_defines(snap->filter, cb) ||
+	    conn->early_done || (m && m->early_done))
+		return SMFIS_CONTINUE;
+	const char *qid = m && m->queue_id[0] ? m->queue_id : "NOQUEUE";
+	struct filter_state *st;
+	struct filter_early_result res;
+	char err[1024];
+	if (filter_pool_get(snap->filter_pool, &st, err, sizeof(err)) == -1)
+		return milter_tempfail(ctx, "policy filter unavailable", err);
+	enum filter_status fs = filter_api_early(st, cb, a, &res, snap->cfg->filter_instruction_budget, err,
+						 sizeof(err));
+	filter_pool_put(snap->filter_pool, st);
+	if (fs != FILTER_OK && fs != FILTER_UNDEFINED) {
+		err[strcspn(err, "\n")] = '\0';
+		log_warn("%s: %s %s: %s", qid, cb, filter_status_name(fs), err);
+		return milter_tempfail(ctx, "policy filter error", err);
+	}
+	if (res.kind != FILTER_EARLY_CONTINUE)
+		log_info("%s: %s: %s%s%s%s%s", qid, cb, filter_early_kind_name(res.kind), res.code[0] ? " " : "",
+			 res.code, res.dsn[0] ? " " : "", res.dsn);
+	switch (res.kind) {
+	case FILTER_EARLY_CONTINUE:
+		break;
+	case FILTER_EARLY_ACCEPT:
+		*(m ? &m->early_done : &conn->early_done) = true;
+		break;
+	case FILTER_EARLY_REJECT:
+	case FILTER_EARLY_TEMPFAIL:
+		return milter_early_reply(ctx, &res);
+	case FILTER_EARLY_DISCARD:
+		if (m) {
+			m->early.discard = true;
+			snprintf(m->early.why, sizeof(m->early.why), "%s: discard", cb);
+		} else {
+			conn->early_discard = true;
+			snprintf(conn->early_why, sizeof(conn->early_why), "%s: discard", cb);
+		}
+		break;
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* milter_early_conn - an early callback before any message: pin a snapshot for it */
+static sfsistat milter_early_conn(SMFICTX *ctx, struct milter_conn *conn, const char *cb)
+{
+	struct snapshot *snap = snapshot_acquire();
+	struct filter_early_args a = {.ip = conn->addr, .name = conn->name, .helo = conn->helo};
+	if (snap)
+		a.origin = origin_decide(snap->cfg, conn->addr, NULL);
+	sfsistat rc = milter_early(ctx, snap, conn, NULL, cb, &a);
+	snapshot_release(snap);
+	return rc;
+}
+
+/* milter_early_args - the arguments of filter_sender and filter_recipient */
+static struct filter_early_args milter_early_args(const struct milter_conn *conn, const struct milter_msg *m)
+{
+	return (struct filter_early_args){
+		.ip = conn->addr, .name = conn->name, .helo = conn->helo, .sender = m->sender,
+		.first = m->nrcpts ? m->rcpts[0] : NULL, .auth_user = m->auth_user,
+		.queue_id = m->queue_id[0] ? m->queue_id : NULL, .origin = m->origin,
+	};
+}
+
 static sfsistat milter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 {
 	struct milter_conn *conn = calloc(1, sizeof(*conn));
@@ -100,7 +195,7 @@ static sfsistat milter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 		free(conn);
 		return milter_tempfail(ctx, "out of memory", "connect");
 	}
-	return SMFIS_CONTINUE;
+	return milter_early_conn(ctx, conn, "filter_relay");
 }
 
 static sfsistat milter_helo(SMFICTX *ctx, char *helo)
@@ -110,7 +205,9 @@ static sfsistat milter_helo(SMFICTX *ctx, char *helo)
 		return milter_tempfail(ctx, "internal error", "helo without connection context");
 	free(conn->helo);
 	conn->helo = strdup(helo ? helo : "");
-	return SMFIS_CONTINUE;
+	if (conn->helo == NULL)
+		return milter_tempfail(ctx, "out of memory", "helo");
+	return milter_early_conn(ctx, conn, "filter_helo");
 }
 
 /* milter_note_queue_id - Postfix sends {i} at MAIL FROM or only at end of data */
@@ -152,11 +249,13 @@ static sfsistat milter_envfrom(SMFICTX *ctx, char **argv)
 		return milter_tempfail(ctx, "internal error", "MAIL FROM without connection context");
 	milter_msg_reset(conn);
 	char err[400];
-	if (milter_msg_new(ctx, conn, argv[0] ? argv[0] : "", err, sizeof(err)) == NULL) {
+	struct milter_msg *m = milter_msg_new(ctx, conn, argv[0] ? argv[0] : "", err, sizeof(err));
+	if (m == NULL) {
 		milter_msg_reset(conn);
 		return milter_tempfail(ctx, "internal error", err);
 	}
-	return SMFIS_CONTINUE;
+	struct filter_early_args a = milter_early_args(conn, m);
+	return milter_early(ctx, m->snap, conn, m, "filter_sender", &a);
 }
 
 static sfsistat milter_envrcpt(SMFICTX *ctx, char **argv)
@@ -173,9 +272,19 @@ static sfsistat milter_envrcpt(SMFICTX *ctx, char **argv)
 		m->rcpts = bigger;
 		m->rcap = cap;
 	}
-	if ((m->rcpts[m->nrcpts] = milter_strip_brackets(argv[0] ? argv[0] : "")) == NULL)
+	char *rcpt = milter_strip_brackets(argv[0] ? argv[0] : "");
+	if (rcpt == NULL)
 		return milter_tempfail(ctx, "out of memory", "RCPT TO");
-	m->nrcpts++;
+	struct filter_early_args a = milter_early_args(conn, m);
+	a.rcpt = rcpt;
+	if (a.first == NULL)
+		a.first = rcpt;
+	sfsistat rc = milter_early(ctx, m->snap, conn, m, "filter_recipient", &a);
+	if (rc != SMFIS_CONTINUE) {
+		free(rcpt); /* the MTA refuses this recipient: it is not one of the message's */
+		return rc;
+	}
+	m->rcpts[m->nrcpts++] = rcpt;
 	return SMFIS_CONTINUE;
 }
 
@@ -229,11 +338,108 @@ static sfsistat milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return SMFIS_CONTINUE;
 }
 
-/* milter_apply - map the pipeline's decision to libmilter, in one place */
-static sfsistat milter_apply(SMFICTX *ctx, const struct config *cfg, const struct pipeline_result *r)
+/* milter_count_headers - how many fields called name the message had */
+static unsigned milter_count_headers(const struct mime_message *mm, const char *name)
 {
+	unsigned n = 0;
+	size_t nlen = strlen(name);
+	if (mm == NULL || mm->header_block == NULL)
+		return 0;
+	const char *p = mm->header_block, *end = p + mm->header_len;
+	for (const char *line = p; line < end;) {
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
+		if ((size_t)(end - line) > nlen && strncasecmp(line, name, nlen) == 0 && line[nlen] == ':')
+			n++;
+		line = eol ? eol + 1 : end;
+	}
+	return n;
+}
+
+/* milter_hdr_edit - one of the filter's header edits */
+static int milter_hdr_edit(SMFICTX *ctx, const struct filter_hdr_edit *e, const struct mime_message *mm)
+{
+	switch (e->op) {
+	case FILTER_HDR_ADD:
+		return smfi_addheader(ctx, e->name, e->value);
+	case FILTER_HDR_CHANGE:
+		return smfi_chgheader(ctx, e->name, (int)e->index, e->value);
+	case FILTER_HDR_DELETE:
+		return smfi_chgheader(ctx, e->name, (int)e->index, NULL);
+	case FILTER_HDR_DELETE_ALL:
+		/* From the last to the first, so no deletion renumbers the next. */
+		for (unsigned i = milter_count_headers(mm, e->name); i >= 1; i--)
+			if (smfi_chgheader(ctx, e->name, (int)i, NULL) != MI_SUCCESS)
+				return MI_FAILURE;
+		return MI_SUCCESS;
+	}
+	return MI_FAILURE;
+}
+
+/* milter_bracket - "<addr>" for the envelope calls */
+static void milter_bracket(char *out, size_t outlen, const char *addr)
+{
+	snprintf(out, outlen, "<%s>", addr);
+}
+
+/* milter_body_edit - the rebuilt body and the top-level fields that go with it */
+static int milter_body_edit(SMFICTX *ctx, const struct rebuild_out *rb)
+{
+	for (size_t off = 0; off < rb->bodylen;) {
+		size_t n = rb->bodylen - off < 65536 ? rb->bodylen - off : 65536;
+		if (smfi_replacebody(ctx, (unsigned char *)rb->body + off, (int)n) != MI_SUCCESS)
+			return -1;
+		off += n;
+	}
+	if (rb->content_type && smfi_chgheader(ctx, "Content-Type", 1, rb->content_type) != MI_SUCCESS)
+		return -1;
+	if (rb->cte && smfi_chgheader(ctx, "Content-Transfer-Encoding", 1, rb->cte[0] ? rb->cte : NULL) != MI_SUCCESS)
+		return -1;
+	if (rb->add_mime_version && smfi_addheader(ctx, "MIME-Version", "1.0") != MI_SUCCESS)
+		return -1;
+	return 0;
+}
+
+/* milter_filter_edits - everything the filter asked to change; -1 names the failed step */
+static int milter_filter_edits(SMFICTX *ctx, const struct pipeline_result *r, const struct mime_message *mm,
+			       const char **step)
+{
+	char addr[340];
+	const struct filter_outcome *fo = &r->fo;
+	*step = "replacebody";
+	if (r->rebuilt.changed && milter_body_edit(ctx, &r->rebuilt) == -1)
+		return -1;
+	*step = "header";
+	for (size_t i = 0; i < fo->nhdrs; i++)
+		if (milter_hdr_edit(ctx, &fo->hdrs[i], mm) != MI_SUCCESS)
+			return -1;
+	*step = "recipient";
+	for (size_t i = 0; i < fo->nrcpts; i++) {
+		milter_bracket(addr, sizeof(addr), fo->rcpts[i].addr);
+		if ((fo->rcpts[i].add ? smfi_addrcpt(ctx, addr) : smfi_delrcpt(ctx, addr)) != MI_SUCCESS)
+			return -1;
+	}
+	*step = "sender";
+	if (fo->new_sender) {
+		milter_bracket(addr, sizeof(addr), fo->new_sender);
+		if (smfi_chgfrom(ctx, addr, NULL) != MI_SUCCESS)
+			return -1;
+	}
+	return 0;
+}
+
+/* milter_apply - map the pipeline's decision to libmilter, in one place */
+static sfsistat milter_apply(SMFICTX *ctx, const struct config *cfg, const struct pipeline_result *r,
+			     const struct mime_message *mm)
+{
+	const char *step;
 	switch (r->action) {
 	case ACTION_ACCEPT:
+		/* A half-applied edit must not be delivered: the MTA keeps the message and retries. */
+		if (r->filtered && milter_filter_edits(ctx, r, mm, &step) == -1) {
+			char why[80];
+			snprintf(why, sizeof(why), "the MTA refused the filter's %s change", step);
+			return milter_tempfail(ctx, "internal error", why);
+		}
 		if (r->add_scanned_header &&
 		    smfi_addheader(ctx, cfg->scanned_header, (char *)r->scanned_value) != MI_SUCCESS)
 			log_warn("could not add %s header", cfg->scanned_header);
@@ -275,12 +481,16 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		.queue_id = m->queue_id,
 		.origin = m->origin,
 	};
+	if (conn->early_discard && !m->early.discard) {
+		m->early.discard = true;
+		snprintf(m->early.why, sizeof(m->early.why), "%s", conn->early_why);
+	}
 	struct pipeline_result r;
-	pipeline_run(m->snap, &env, m->intake, &r);
+	pipeline_run(m->snap, &env, m->intake, &m->early, &r);
 	pipeline_log(&env, spool_size(intake_spool(m->intake)), &r);
-	if (r.alert_id[0] && milter_on_alert)
+	if ((r.alert_id[0] || r.notices_sent) && milter_on_alert)
 		milter_on_alert();
-	sfsistat rc = milter_apply(ctx, m->snap->cfg, &r);
+	sfsistat rc = milter_apply(ctx, m->snap->cfg, &r, intake_finish(m->intake));
 	pipeline_result_clear(&r);
 	milter_msg_reset(conn);
 	return rc;
@@ -315,7 +525,7 @@ static sfsistat milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f
 	(void)ctx;
 	(void)f2;
 	(void)f3;
-	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS);
+	*pf0 = f0 & MILTER_ACTIONS;
 	*pf1 = f1 & SMFIP_HDR_LEADSPC;
 	*pf2 = 0;
 	*pf3 = 0;
@@ -328,7 +538,7 @@ int milter_register(void)
 	static struct smfiDesc desc = {
 		.xxfi_name = "klaxon",
 		.xxfi_version = SMFI_VERSION,
-		.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS,
+		.xxfi_flags = MILTER_ACTIONS,
 		.xxfi_connect = milter_connect,
 		.xxfi_helo = milter_helo,
 		.xxfi_envfrom = milter_envfrom,

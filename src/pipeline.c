@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "filter_policy.h"
 #include "log.h"
 #include "quarantine.h"
 
@@ -131,7 +132,7 @@ static void pipeline_set_reply(struct pipeline_result *r, const char *reply)
 }
 
 /* pipeline_fail - turn the message into a tempfail with a reason */
-static void pipeline_fail(struct pipeline_result *r, const char *reason, const char *detail)
+void pipeline_fail(struct pipeline_result *r, const char *reason, const char *detail)
 {
 	r->action = ACTION_TEMPFAIL;
 	r->failed = true;
@@ -140,13 +141,13 @@ static void pipeline_fail(struct pipeline_result *r, const char *reason, const c
 		snprintf(r->detail, sizeof(r->detail), "%s", detail);
 }
 
-/* pipeline_quarantine - the durable copy; -1 if it could not be made */
-static int pipeline_quarantine(struct snapshot *snap, const struct envelope *env,
-			       struct spool *spool, struct pipeline_result *r)
+/* pipeline_quarantine_copy - the durable copy; -1 if it could not be made */
+int pipeline_quarantine_copy(struct snapshot *snap, const struct envelope *env, struct spool *spool,
+			     const char *class, struct pipeline_result *r)
 {
 	struct quarantine_meta meta = {
 		.env = env,
-		.class = policy_verdict_name(r->verdict),
+		.class = class,
 		.viruses = (const char *const *)r->insp.scan.viruses,
 		.nviruses = r->insp.scan.nviruses,
 		.reason = r->reason[0] ? r->reason : NULL,
@@ -163,8 +164,9 @@ static int pipeline_quarantine(struct snapshot *snap, const struct envelope *env
 	return 0;
 }
 
-/* pipeline_alert - compose the alert and spool it durably */
-static int pipeline_alert(struct snapshot *snap, const struct envelope *env, struct pipeline_result *r)
+/* pipeline_alert_note - compose the alert (with a filter's note) and spool it durably */
+int pipeline_alert_note(struct snapshot *snap, const struct envelope *env, const char *note,
+			const char *outcome, struct pipeline_result *r)
 {
 	const struct config *cfg = snap->cfg;
 	char from[320];
@@ -183,6 +185,8 @@ static int pipeline_alert(struct snapshot *snap, const struct envelope *env, str
 		.nto = cfg->alert_to_count,
 		.hostname = snap->hostname,
 		.when = time(NULL),
+		.note = note,
+		.outcome = outcome,
 	};
 	char err[400];
 	char *msg = NULL;
@@ -212,7 +216,8 @@ static void pipeline_unquarantine(struct snapshot *snap, struct pipeline_result 
 static void pipeline_act(struct snapshot *snap, const struct envelope *env, struct spool *spool,
 			 struct policy_cell cell, struct pipeline_result *r)
 {
-	if (cell.quarantine && pipeline_quarantine(snap, env, spool, r) == -1) {
+	if (cell.quarantine &&
+	    pipeline_quarantine_copy(snap, env, spool, policy_verdict_name(r->verdict), r) == -1) {
 		if (r->action == ACTION_DISCARD) {
 			pipeline_fail(r, "quarantine unavailable", NULL);
 			return;
@@ -221,7 +226,7 @@ static void pipeline_act(struct snapshot *snap, const struct envelope *env, stru
 		log_warn("%s: optional quarantine copy failed: %s", env->queue_id ? env->queue_id : "NOQUEUE",
 			 r->detail);
 	}
-	if (cell.alert && pipeline_alert(snap, env, r) == -1) {
+	if (cell.alert && pipeline_alert_note(snap, env, NULL, NULL, r) == -1) {
 		if (r->quarantine_id[0])
 			pipeline_unquarantine(snap, r);
 		pipeline_fail(r, "alert spool unavailable", NULL);
@@ -255,7 +260,7 @@ static const char *pipeline_template(const struct config *cfg, const struct pipe
 }
 
 /* pipeline_reply - fill the SMTP reply the action needs */
-static void pipeline_reply(const struct config *cfg, struct pipeline_result *r)
+void pipeline_reply(const struct config *cfg, struct pipeline_result *r)
 {
 	char viruses[400], limit[32], reason[300];
 	pipeline_virus_list(&r->insp.scan, viruses, sizeof(viruses));
@@ -288,7 +293,7 @@ void pipeline_tempfail_reply(const struct config *cfg, const char *reason, struc
 }
 
 /* pipeline_inspect - the MIME-aware scan, holding one scan slot */
-static void pipeline_inspect(struct snapshot *snap, struct intake *in, struct pipeline_result *r)
+void pipeline_inspect(struct snapshot *snap, struct intake *in, struct pipeline_result *r)
 {
 	if (snapshot_slot_take(snap) == -1) {
 		memset(&r->insp, 0, sizeof(r->insp));
@@ -358,9 +363,43 @@ static void pipeline_headers(struct snapshot *snap, struct pipeline_result *r)
 	r->add_anomaly_header = cfg->anomaly_header[0] && r->anomalies[0];
 }
 
+/* pipeline_builtin - the built-in policy table decides */
+void pipeline_builtin(struct snapshot *snap, const struct envelope *env, struct spool *spool,
+			     struct pipeline_result *r)
+{
+	struct policy_cell cell = policy_decide(&snap->cfg->policy, env->origin, r->verdict);
+	r->action = cell.action;
+	if (cell.quarantine || cell.alert)
+		pipeline_act(snap, env, spool, cell, r);
+	pipeline_reply(snap->cfg, r);
+}
+
+/* pipeline_early_discard - an early callback asked for a discard: copy first, then discard */
+static void pipeline_early_discard(struct snapshot *snap, const struct envelope *env,
+				   struct spool *spool, const struct pipeline_early *early,
+				   struct pipeline_result *r)
+{
+	if (r->action != ACTION_ACCEPT && r->action != ACTION_DISCARD)
+		return; /* a reject or tempfail already keeps the message with the sender */
+	if (r->quarantine_id[0] == '\0') {
+		snprintf(r->reason, sizeof(r->reason), "%s", early->why);
+		if (pipeline_quarantine_copy(snap, env, spool,
+					     r->verdict == VERDICT_CLEAN ? "policy" : policy_verdict_name(r->verdict),
+					     r) == -1) {
+			pipeline_fail(r, "quarantine unavailable", NULL);
+			pipeline_reply(snap->cfg, r);
+			return;
+		}
+	}
+	r->action = ACTION_DISCARD;
+	r->rcode[0] = r->xcode[0] = r->text[0] = '\0';
+	snprintf(r->filter_note + strlen(r->filter_note), sizeof(r->filter_note) - strlen(r->filter_note),
+		 "%s%s", r->filter_note[0] ? "; " : "", early->why);
+}
+
 /* pipeline_run - the whole decision for one message */
 void pipeline_run(struct snapshot *snap, const struct envelope *env, struct intake *in,
-		  struct pipeline_result *r)
+		  const struct pipeline_early *early, struct pipeline_result *r)
 {
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -372,13 +411,15 @@ void pipeline_run(struct snapshot *snap, const struct envelope *env, struct inta
 	pipeline_header_value(head, hlen, "Subject", r->subject, sizeof(r->subject));
 
 	r->verdict = pipeline_verdict(snap, in, r);
-	struct policy_cell cell = policy_decide(&snap->cfg->policy, env->origin, r->verdict);
-	r->action = cell.action;
-	if (cell.quarantine || cell.alert)
-		pipeline_act(snap, env, spool, cell, r);
+	/* Error and oversize mean the message was not read: the filter cannot judge it. */
+	if (snap->filter && r->verdict != VERDICT_ERROR && r->verdict != VERDICT_OVERSIZE)
+		filter_policy_decide(snap, env, in, r);
+	else
+		pipeline_builtin(snap, env, spool, r);
+	if (early && early->discard)
+		pipeline_early_discard(snap, env, spool, early, r);
 	if (r->action == ACTION_ACCEPT)
 		pipeline_headers(snap, r);
-	pipeline_reply(snap->cfg, r);
 	r->elapsed_ms = pipeline_ms_since(&t0);
 }
 
@@ -409,10 +450,17 @@ void pipeline_log(const struct envelope *env, unsigned long long size, const str
 	if (r->reason[0] && r->verdict != VERDICT_ERROR && !r->failed)
 		pipeline_sanitize(reason, sizeof(reason), r->reason);
 
-	log_info("%s: client=%s origin=%s%s%s from=<%s> to=%s size=%llu%s verdict=%s%s%s%s%s%s action=%s%s%s%s%s ms=%ld%s%s%s",
+	char filt[600] = "";
+	if (r->filtered || r->filter_note[0]) {
+		char note[420];
+		pipeline_sanitize(note, sizeof(note), r->filter_note);
+		snprintf(filt, sizeof(filt), " filter=%s%s%s%s", r->filtered ? filter_msg_action_name(r->fo.action) : "-",
+			 note[0] ? " filter_note=\"" : "", note, note[0] ? "\"" : "");
+	}
+	log_info("%s: client=%s origin=%s%s%s from=<%s> to=%s size=%llu%s verdict=%s%s%s%s%s%s%s action=%s%s%s%s%s ms=%ld%s%s%s",
 		 qid, client, origin_name(env->origin), auth[0] ? " auth=" : "", auth, sender, rcpts, size, mime,
 		 policy_verdict_name(r->verdict), viruses[0] ? " viruses=" : "", viruses,
-		 reason[0] ? " why=\"" : "", reason, reason[0] ? "\"" : "",
+		 reason[0] ? " why=\"" : "", reason, reason[0] ? "\"" : "", filt,
 		 policy_action_name(r->action), r->quarantine_id[0] ? " quarantine=" : "", r->quarantine_id,
 		 r->alert_id[0] ? " alert=" : "", r->alert_id, r->elapsed_ms, r->detail[0] ? " detail=\"" : "",
 		 r->detail, r->detail[0] ? "\"" : "");
@@ -421,4 +469,6 @@ void pipeline_log(const struct envelope *env, unsigned long long size, const str
 void pipeline_result_clear(struct pipeline_result *r)
 {
 	inspect_result_clear(&r->insp);
+	filter_outcome_clear(&r->fo);
+	rebuild_out_clear(&r->rebuilt);
 }

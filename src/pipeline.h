@@ -28,8 +28,14 @@
  *	Any error on the way gives ACTION_TEMPFAIL with reply_tempfail, a
  *	short public reason for the SMTP reply and the detail for the log.
  *
- *	klaxon writes to the envelope sender under no circumstances: nothing
- *	in this module or below it addresses mail to env->sender.
+ *	With a Lua filter (snap->filter), steps 3 to 5 are the filter's
+ *	(filter_policy.h), under the same invariants. Error and oversize
+ *	verdicts never reach the filter. An early discard (early->discard)
+ *	turns any accept into a discard, durable copy first.
+ *
+ *	klaxon writes to the envelope sender only for a filter's
+ *	action_notify_sender, and only where filter_notice_to_sender_allowed()
+ *	says so: never for a message with a virus verdict.
  *
  * OWNERSHIP
  *	The result owns its verdict; pipeline_result_clear() frees it.
@@ -51,6 +57,8 @@
 #include "inspect.h"
 #include "intake.h"
 #include "spool.h"
+#include "filter_api.h"
+#include "rebuild.h"
 
 struct pipeline_result {
 	enum verdict verdict;
@@ -70,13 +78,37 @@ struct pipeline_result {
 	char alert_id[QUARANTINE_ID_MAX];
 	char subject[256];             /* sanitised, for log and alert */
 	long elapsed_ms;
+
+	/* The Lua filter's part (filter_policy.h); all empty without a filter. */
+	bool filtered;                 /* a filter ran and its outcome is below */
+	struct filter_outcome fo;      /* header, envelope edits to apply on accept */
+	struct rebuild_out rebuilt;    /* rebuilt.changed: replace the body (and top headers) */
+	char filter_note[400];         /* what klaxon did about the filter's wishes, for the log */
+	unsigned notices_sent, notices_refused;
+};
+
+/* What happened before the message: an early filter callback asked for a discard. */
+struct pipeline_early {
+	bool discard;
+	char why[128];                 /* "filter_sender: discard" */
 };
 
 void pipeline_run(struct snapshot *snap, const struct envelope *env, struct intake *in,
-		  struct pipeline_result *r);
+		  const struct pipeline_early *early, struct pipeline_result *r);
 void pipeline_log(const struct envelope *env, unsigned long long size, const struct pipeline_result *r);
 void pipeline_result_clear(struct pipeline_result *r);
 void pipeline_tempfail_reply(const struct config *cfg, const char *reason, struct pipeline_result *r);
+
+/* Shared with filter_policy.c. */
+int pipeline_quarantine_copy(struct snapshot *snap, const struct envelope *env, struct spool *spool,
+			     const char *class, struct pipeline_result *r);
+int pipeline_alert_note(struct snapshot *snap, const struct envelope *env, const char *note,
+			const char *outcome, struct pipeline_result *r);
+void pipeline_fail(struct pipeline_result *r, const char *reason, const char *detail);
+void pipeline_reply(const struct config *cfg, struct pipeline_result *r);
+void pipeline_inspect(struct snapshot *snap, struct intake *in, struct pipeline_result *r);
+void pipeline_builtin(struct snapshot *snap, const struct envelope *env, struct spool *spool,
+		      struct pipeline_result *r);
 
 /* Shared helpers, also used by check's output. */
 void pipeline_sanitize(char *dst, size_t dstlen, const char *src);

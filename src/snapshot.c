@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "filter.h"
+#include "filter_api.h"
 #include "sigdb.h"
 #include "vcache.h"
 
@@ -43,6 +45,41 @@ static int snapshot_open_scanner(struct snapshot *s, char *err, size_t errlen)
 	return rc;
 }
 
+/* snapshot_open_filter - compile the configured filter and make its pool */
+static int snapshot_open_filter(struct snapshot *s, char *err, size_t errlen)
+{
+	const struct config *cfg = s->cfg;
+	if (cfg->filter[0] == '\0')
+		return 0;
+	struct filter_opts opts = {
+		.funcs = filter_api_funcs,
+		.mem_limit = cfg->filter_memory_limit,
+		.time_limit_ms = cfg->filter_time_limit * 1000,
+	};
+	char why[600];
+	if (filter_prog_compile(cfg->filter, &opts, &s->filter, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "filter: %s", why);
+		return -1;
+	}
+	s->filter_pool = filter_pool_new(s->filter, cfg->filter_pool_size);
+	if (s->filter_pool == NULL) {
+		snprintf(err, errlen, "filter: out of memory for the state pool");
+		filter_prog_free(s->filter);
+		s->filter = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* snapshot_close_filter - the pool first: its states point into the prog */
+static void snapshot_close_filter(struct snapshot *s)
+{
+	filter_pool_free(s->filter_pool);
+	filter_prog_free(s->filter);
+	s->filter_pool = NULL;
+	s->filter = NULL;
+}
+
 /* snapshot_build - load config and scanner into a new snapshot with one reference */
 int snapshot_build(const char *config_path, struct snapshot **out, char *err, size_t errlen)
 {
@@ -68,9 +105,11 @@ int snapshot_build(const char *config_path, struct snapshot **out, char *err, si
 		return -1;
 	}
 	s->cache = vcache_new(s->cfg->verdict_cache_size, s->cfg->verdict_cache_ttl);
-	if (s->cache == NULL || snapshot_open_scanner(s, err, errlen) == -1) {
+	if (s->cache == NULL || snapshot_open_filter(s, err, errlen) == -1 ||
+	    snapshot_open_scanner(s, err, errlen) == -1) {
 		if (s->cache == NULL)
 			snprintf(err, errlen, "out of memory for the verdict cache");
+		snapshot_close_filter(s);
 		vcache_free(s->cache);
 		sem_destroy(&s->slots);
 		config_free(s->cfg);
@@ -85,6 +124,7 @@ int snapshot_build(const char *config_path, struct snapshot **out, char *err, si
 static void snapshot_destroy(struct snapshot *s)
 {
 	scanner_close(s->scanner);
+	snapshot_close_filter(s);
 	vcache_free(s->cache);
 	sem_destroy(&s->slots);
 	config_free(s->cfg);

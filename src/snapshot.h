@@ -11,8 +11,11 @@
  *
  * DESCRIPTION
  *	A snapshot holds a loaded config, the scanner built from it (for
- *	libclamav, one compiled engine shared by every thread), this host's
- *	name and the scan-slot limiter. A message pins the snapshot current at
+ *	libclamav, one compiled engine shared by every thread), the Lua filter
+ *	compiled from its `filter` key with a pool of states (filter.h), this
+ *	host's name and the scan-slot limiter. A filter that does not compile
+ *	fails the build ("filter: FILE:LINE: message"), so a reload keeps the
+ *	old snapshot, filter included. A message pins the snapshot current at
  *	MAIL FROM and releases it when the message ends, so a reload never
  *	changes the config or the signatures under a message in flight: the
  *	old snapshot is freed when its last message lets go.
@@ -41,6 +44,9 @@
 #include "config.h"
 #include "scan.h"
 
+struct filter_prog;
+struct filter_pool;
+
 struct snapshot {
 	unsigned refs;             /* guarded by the snapshot mutex */
 	struct config *cfg;
@@ -48,6 +54,8 @@ struct snapshot {
 	char hostname[256];
 	bool builtin_sigs;         /* running on the built-in test signatures */
 	struct vcache *cache;      /* outbreak verdict cache; new, so empty, on every reload */
+	struct filter_prog *filter;      /* the compiled Lua filter, NULL: built-in policy */
+	struct filter_pool *filter_pool; /* its Lua states, one per thread in a callback */
 	sem_t slots;
 };
 

@@ -33,6 +33,12 @@
  * unknown encodings keep the original bytes, CRLF or LF as they came;
  * quoted-printable writes CRLF for each hard line break (decode.h).
  *
+ * Raw offsets (mime.h). Layer 0 counts the bytes it has read as lines
+ * (pos), so each line knows its own offset and the length of the line
+ * ending before it: a delimiter line at offset D ends the parts it closes
+ * at D minus that ending. Counting per line keeps the offsets independent
+ * of chunking and costs two additions a line; the bulk path counts its run.
+ *
  * The hot path is a leaf in base64 or an identity encoding: runs of whole
  * lines that cannot be boundaries (no leading '-' while a boundary is open)
  * are found with memchr and decoded or copied in one call, up to
@@ -132,6 +138,7 @@ struct mime_layer *mime_layer_get(struct mime_parser *p, unsigned k)
 	L->llen = 0;
 	L->nlines = 0;
 	L->eolseen = 0;
+	L->pos = L->lstart = L->prev_eoln = L->mark = 0;
 	L->st = ST_TEXT;
 	return L;
 }
@@ -380,6 +387,8 @@ static size_t mime_bulk(struct mime_parser *p, struct mime_layer *L, const char 
 		return 0;
 	mime_eol_seen(p, L, kinds);
 	L->nlines++;
+	L->pos += run;
+	L->prev_eoln = lastn;
 	if (L->cte == MIME_CTE_BASE64) {
 		unsigned char *out = mime_sink_reserve(p, &L->sink, DECODE_B64_MAX(run));
 		if (out != NULL)
@@ -463,12 +472,33 @@ static void mime_end_current(struct mime_parser *p, struct mime_layer *L, bool e
 	L->st = ST_TEXT;
 }
 
+/*
+ * mime_raw_close - layer 0 meets a delimiter of the frame of part top: the
+ * open parts below top (the current one and its ancestors; after a nested
+ * close, the current one has ended already) end before the delimiter's
+ * line ending. The root never ends at a delimiter.
+ */
+static void mime_raw_close(struct mime_parser *p, struct mime_layer *L, size_t top, size_t end)
+{
+	const struct mime_part *parts = p->m->parts;
+
+	for (size_t q = L->cur; q != top && parts[q].parent >= 0; q = (size_t)parts[q].parent)
+		mime_tree_raw_end(p, q, end);
+}
+
 /* mime_on_boundary - a delimiter line of frame i (close: "--b--") */
 static void mime_on_boundary(struct mime_parser *p, struct mime_layer *L, size_t i, bool close)
 {
+	size_t end = L->lstart - (L->prev_eoln <= L->lstart ? L->prev_eoln : L->lstart);
+
+	/* A header cut here has its body (empty) here, never before its start. */
+	if (L->idx == 0)
+		L->mark = end > p->m->parts[L->cur].raw_start ? end : p->m->parts[L->cur].raw_start;
 	mime_end_current(p, L, false);
 	if (mime_stopped(p))
 		return;
+	if (L->idx == 0)
+		mime_raw_close(p, L, L->fr[i].part, end);
 	while (L->nfr > i + 1)
 		mime_pop(p, L);
 	struct mime_frame *f = &L->fr[i];
@@ -481,6 +511,12 @@ static void mime_on_boundary(struct mime_parser *p, struct mime_layer *L, size_t
 	long c = mime_tree_new_part(p, f->part);
 	if (c < 0)
 		return;
+	if (L->idx == 0) {
+		struct mime_part *cp = &p->m->parts[c];
+		cp->raw_delim = L->lstart;
+		cp->raw_start = L->pos;
+		cp->raw_known = true;
+	}
 	L->cur = (size_t)c;
 	L->st = ST_HEADER;
 }
@@ -533,6 +569,8 @@ static void mime_process(struct mime_parser *p, struct mime_layer *L, const char
 			enum mime_hline r = mime_header_line(p, L, s, n, eoln);
 			if (r == HL_MORE)
 				return;
+			/* A blank line is the header's; a line that is no field is the body's. */
+			L->mark = r == HL_END ? L->pos : L->lstart;
 			mime_header_end(p, L);
 			if (r == HL_END || mime_stopped(p))
 				return;
@@ -562,6 +600,8 @@ static void mime_line(struct mime_parser *p, struct mime_layer *L, const char *s
 		if (n > 0 && s[n - 1] == '\r')
 			n--, eoln = 2;
 	}
+	L->lstart = L->pos;
+	L->pos += len;
 	if (n > p->lim.max_line_length) {
 		mime_tree_limit(p, MIME_LIMIT_LINE_LENGTH, "line over mime_max_line_length %zu",
 				p->lim.max_line_length);
@@ -571,6 +611,7 @@ static void mime_line(struct mime_parser *p, struct mime_layer *L, const char *s
 		mime_eol_seen(p, L, eoln == 2 ? 1 : 2);
 	mime_process(p, L, s, n, eoln);
 	L->nlines++;
+	L->prev_eoln = eoln;
 }
 
 /* mime_hold - keep the start of a line cut by the end of a chunk */
@@ -659,6 +700,7 @@ static void mime_layer_finish(struct mime_parser *p, struct mime_layer *L)
 	}
 	if (mime_stopped(p))
 		return;
+	L->mark = L->pos;
 	mime_end_current(p, L, true);
 	while (L->nfr > 0)
 		mime_pop(p, L);
@@ -701,6 +743,7 @@ struct mime_parser *mime_parser_new(const struct mime_limits *limits, const stru
 /* mime_parser_feed - the next chunk of the message; -1 only when out of memory */
 int mime_parser_feed(struct mime_parser *p, const char *buf, size_t len)
 {
+	p->fed = len < SIZE_MAX - p->fed ? p->fed + len : SIZE_MAX - 1;
 	if (!mime_stopped(p))
 		mime_layer_feed(p, p->layers[0], buf, len);
 	return p->oom ? -1 : 0;

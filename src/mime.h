@@ -60,6 +60,33 @@
  *	The top-level header block (bytes up to the blank line, capped at the
  *	header limit) is kept in m->header_block, so it can be scanned too.
  *
+ *	Raw byte ranges. Each part records where it lies in the input, as
+ *	offsets from the first byte fed, so that a message can be rebuilt
+ *	from its raw bytes with parts cut out (rebuild.h):
+ *	  raw_delim  the first byte of the delimiter line ("--boundary") that
+ *	             introduces the part, or MIME_RAW_NONE when there is none
+ *	             (parts[0], the enclosed message of a message/ part);
+ *	  raw_start  the first byte of its header: 0 for parts[0], the byte
+ *	             after the delimiter line's ending for a multipart child,
+ *	             the container's raw_body for an enclosed message;
+ *	  raw_body   the first byte of its body, after the blank line that
+ *	             ends the header; where the header ends some other way,
+ *	             at the first body line (a line that is not a field) or at
+ *	             raw_end (a header cut by a delimiter or the end of input);
+ *	  raw_end    one past the last byte of its body. The line ending before
+ *	             a delimiter line belongs to the delimiter (RFC 2046 5.1.1)
+ *	             and is not included; a part that ends with the input ends
+ *	             at its last byte. A blank line right before a delimiter
+ *	             ends the header and gives the delimiter its line ending,
+ *	             so there raw_body == raw_end and the range before raw_end
+ *	             holds the header fields only.
+ *	raw_delim <= raw_start <= raw_body <= raw_end <= bytes fed always
+ *	holds. raw_known is false for parts with no range of their own: a
+ *	uuencoded child, and every part parsed from decoded bytes (the
+ *	decode_multipart view); their offsets are an empty range at the
+ *	parent's raw_body. The offsets are exact in the default view, in
+ *	bounds in every view, and do not depend on how the input was cut.
+ *
  *	Limits (struct mime_limits): nesting depth, part count, one header
  *	field's length, one line's length, total decoded bytes. Reaching one
  *	stops building the tree (the rest of the input is read and ignored),
@@ -137,6 +164,9 @@ enum mime_flag {
 #define MIME_OUTSIDE_PARTS (MIME_PREAMBLE_CONTENT | MIME_EPILOGUE_CONTENT)
 #define MIME_OUTSIDE_MAX (256 * 1024) /* bytes of such text kept in m->outside */
 
+/* raw_delim of a part that no delimiter line introduces */
+#define MIME_RAW_NONE ((size_t)-1)
+
 enum mime_limit_kind {
 	MIME_LIMIT_NONE = 0,
 	MIME_LIMIT_DEPTH,
@@ -193,6 +223,11 @@ struct mime_part {
 	size_t size;                 /* decoded size */
 	unsigned char sha256[32];    /* of data (leaves only) */
 	unsigned flags;              /* this part's own flags */
+	size_t raw_delim;            /* delimiter line, or MIME_RAW_NONE (see DESCRIPTION) */
+	size_t raw_start;            /* header */
+	size_t raw_body;             /* body */
+	size_t raw_end;              /* one past the body, before the delimiter's line ending */
+	bool raw_known;              /* false: no raw range of its own */
 };
 
 struct mime_message {

@@ -285,19 +285,27 @@ static void mime_open_container(struct mime_parser *p, struct mime_layer *T, siz
 	long c = mime_tree_new_part(p, part);
 	if (c < 0)
 		return;
+	if (T->idx == 0) {
+		/* The enclosed message starts where its container's body does. */
+		p->m->parts[c].raw_start = T->mark;
+		p->m->parts[c].raw_known = true;
+	}
 	T->cur = (size_t)c;
 	T->st = ST_HEADER;
 }
 
 /*
  * mime_header_end - the header of L->cur is complete: settle its type,
- * encoding, disposition and names, and choose the state of its body.
+ * encoding, disposition and names, and choose the state of its body. In
+ * layer 0, L->mark is the raw offset where that body starts.
  */
 void mime_header_end(struct mime_parser *p, struct mime_layer *L)
 {
 	struct mime_hdr *h = &L->h;
 	size_t cur = L->cur;
 
+	if (L->idx == 0)
+		p->m->parts[cur].raw_body = L->mark;
 	mime_field_end(p, L);
 	if (mime_stopped(p))
 		return;

@@ -46,6 +46,7 @@ struct mime_parser {
 	struct mime_layer **layers; /* [0] reads the input; [k+1] the decoded body of an encoded
 				       container in [k] (view.decode_multipart) */
 	size_t nlayers;             /* allocated */
+	size_t fed;                 /* input bytes so far: the bound of every raw offset */
 };
 
 /* At most this many nested decodings of encoded containers; deeper ones are read raw. */
@@ -96,6 +97,12 @@ struct mime_layer {
 	unsigned long nlines;
 	unsigned eolseen; /* 1: CRLF, 2: LF */
 
+	/* Raw offsets, kept by layer 0 only (the others read decoded bytes). */
+	size_t pos;         /* offset of the next byte to be read as a line */
+	size_t lstart;      /* offset of the line being processed */
+	size_t prev_eoln;   /* line ending length of the line before it */
+	size_t mark;        /* where the body of a header that ends now begins */
+
 	/* ST_LEAF */
 	struct mime_sink sink;
 	enum mime_cte cte;
@@ -124,6 +131,7 @@ void mime_tree_limit(struct mime_parser *p, enum mime_limit_kind kind, const cha
 char *mime_tree_strdup(struct mime_parser *p, const char *s, size_t n, bool lower);
 void mime_tree_outside(struct mime_parser *p, const char *s, size_t n);
 void mime_tree_header_block(struct mime_parser *p, const char *s, size_t n);
+void mime_tree_raw_end(struct mime_parser *p, size_t part, size_t end);
 void mime_tree_finish(struct mime_parser *p);
 
 int mime_sink_open(struct mime_parser *p, struct mime_sink *s, size_t part);

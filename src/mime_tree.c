@@ -1,8 +1,9 @@
 /*
  * mime_tree - the part tree behind mime.c: part creation against the depth
  * and part limits, paths, filename sources, leaf buffers with their
- * SHA-256 and the decoded-size limit, the final clean-up that gives every
- * part its defaults, and the names of flags, limits and encodings.
+ * SHA-256 and the decoded-size limit, the ends of raw byte ranges, the
+ * final clean-up that gives every part its defaults and in-bounds raw
+ * offsets, and the names of flags, limits and encodings.
  *
  * Leaf buffers grow by doubling, but never past what the decoded-size
  * limit still allows plus the one reservation being made, so a message
@@ -26,6 +27,7 @@ static void mime_tree_part_init(struct mime_part *pt, int parent, unsigned depth
 	pt->parent = parent;
 	pt->depth = depth;
 	pt->filename = "";
+	pt->raw_delim = pt->raw_start = pt->raw_body = pt->raw_end = MIME_RAW_NONE;
 }
 
 /* mime_tree_init - the message and its part 0 */
@@ -41,6 +43,8 @@ int mime_tree_init(struct mime_parser *p)
 		return -1;
 	mime_tree_part_init(&p->m->parts[0], -1, 0);
 	strcpy(p->m->parts[0].path, "1");
+	p->m->parts[0].raw_start = 0;
+	p->m->parts[0].raw_known = true;
 	p->m->nparts = 1;
 	return 0;
 }
@@ -226,6 +230,56 @@ void mime_tree_header_block(struct mime_parser *p, const char *s, size_t n)
 	m->header_block[m->header_len] = '\0';
 }
 
+/*
+ * mime_tree_raw_end - part's body ends at raw offset end (the start of the
+ * line ending before a delimiter), unless it ended already. A header that
+ * never ended ends there too; the clamps keep start <= body <= end when the
+ * delimiter's line ending is the blank line or the delimiter line before.
+ */
+void mime_tree_raw_end(struct mime_parser *p, size_t part, size_t end)
+{
+	struct mime_part *pt = &p->m->parts[part];
+
+	if (pt->raw_end != MIME_RAW_NONE)
+		return;
+	if (end < pt->raw_start)
+		end = pt->raw_start;
+	pt->raw_end = end;
+	if (pt->raw_body == MIME_RAW_NONE || pt->raw_body > end)
+		pt->raw_body = end;
+	if (pt->raw_body < pt->raw_start)
+		pt->raw_body = pt->raw_start;
+}
+
+/*
+ * mime_tree_raw_settle - final raw offsets: a part still open ends with
+ * the input; one without a range of its own gets an empty one at its
+ * parent's body (parents come first, so theirs are final); and whatever a
+ * stopped parse or an odd view left, every offset ends up in bounds.
+ */
+static void mime_tree_raw_settle(struct mime_parser *p, size_t i)
+{
+	struct mime_part *pt = &p->m->parts[i];
+	size_t fed = p->fed;
+
+	if (!pt->raw_known) {
+		size_t at = pt->parent >= 0 ? p->m->parts[pt->parent].raw_body : 0;
+		pt->raw_delim = MIME_RAW_NONE;
+		pt->raw_start = pt->raw_body = pt->raw_end = at;
+		return;
+	}
+	if (pt->raw_end == MIME_RAW_NONE || pt->raw_end > fed)
+		pt->raw_end = fed;
+	if (pt->raw_start > pt->raw_end)
+		pt->raw_start = pt->raw_end;
+	if (pt->raw_body == MIME_RAW_NONE || pt->raw_body > pt->raw_end)
+		pt->raw_body = pt->raw_end;
+	if (pt->raw_body < pt->raw_start)
+		pt->raw_body = pt->raw_start;
+	if (pt->raw_delim != MIME_RAW_NONE && pt->raw_delim > pt->raw_start)
+		pt->raw_delim = pt->raw_start;
+}
+
 /* mime_tree_outside - keep a preamble or epilogue line, so it can be scanned */
 void mime_tree_outside(struct mime_parser *p, const char *s, size_t n)
 {
@@ -404,7 +458,8 @@ static void mime_tree_fill(struct mime_parser *p, char **field, const char *def)
 /*
  * mime_tree_finish - every part gets its defaults (a part whose header the
  * parse never finished is an empty text/plain leaf), its best filename and
- * extension, and every leaf its SHA-256; m->flags becomes the union.
+ * extension, its final raw offsets, and every leaf its SHA-256; m->flags
+ * becomes the union.
  */
 void mime_tree_finish(struct mime_parser *p)
 {
@@ -432,6 +487,7 @@ void mime_tree_finish(struct mime_parser *p)
 		}
 		pt->filename = mime_tree_best_name(pt);
 		mime_tree_extension(pt->filename, pt->extension);
+		mime_tree_raw_settle(p, i);
 		m->flags |= pt->flags;
 	}
 }

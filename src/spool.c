@@ -5,9 +5,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +23,8 @@ struct spool {
 	char *buf;                 /* in memory while fd == -1 */
 	size_t len, cap;
 	int fd;
+	void *map;                 /* spool_map() of the file, or NULL */
+	size_t maplen;
 };
 
 /* spool_open - an empty spool; nothing touches the disk yet */
@@ -190,10 +194,64 @@ int spool_write_to(int fd, void *spool, char *err, size_t errlen)
 	}
 }
 
+/* spool_map - the whole message as one read-only run of bytes; NULL with err */
+const void *spool_map(struct spool *sp, size_t *len, char *err, size_t errlen)
+{
+	if (spool_overflowed(sp)) {
+		snprintf(err, errlen, "spool: message over the size limit was not stored");
+		return NULL;
+	}
+	if (sp->fd == -1) {
+		*len = sp->len;
+		return sp->buf ? sp->buf : "";
+	}
+	if (sp->map != NULL) {
+		*len = sp->maplen;
+		return sp->map;
+	}
+	struct stat st;
+	if (fstat(sp->fd, &st) == -1) {
+		snprintf(err, errlen, "fstat spool: %s", strerror(errno));
+		return NULL;
+	}
+	if ((unsigned long long)st.st_size != sp->size || (unsigned long long)st.st_size > SIZE_MAX) {
+		/* A short write we did not see would shift every offset the parser gave. */
+		snprintf(err, errlen, "spool: file holds %lld bytes, %llu were stored",
+			 (long long)st.st_size, sp->size);
+		return NULL;
+	}
+	if (st.st_size == 0) {
+		*len = 0;
+		return ""; /* mmap() of nothing is EINVAL */
+	}
+	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, sp->fd, 0);
+	if (m == MAP_FAILED) {
+		snprintf(err, errlen, "mmap spool (%lld bytes): %s", (long long)st.st_size,
+			 strerror(errno));
+		return NULL;
+	}
+	sp->map = m;
+	sp->maplen = (size_t)st.st_size;
+	*len = sp->maplen;
+	return m;
+}
+
+/* spool_unmap - release what spool_map() mapped; memory needs nothing */
+void spool_unmap(struct spool *sp)
+{
+	if (sp == NULL || sp->map == NULL)
+		return;
+	/* munmap() fails only for an address we did not map: nothing to undo then. */
+	(void)munmap(sp->map, sp->maplen);
+	sp->map = NULL;
+	sp->maplen = 0;
+}
+
 void spool_close(struct spool *sp)
 {
 	if (sp == NULL)
 		return;
+	spool_unmap(sp);
 	if (sp->fd != -1)
 		close(sp->fd);
 	free(sp->buf);

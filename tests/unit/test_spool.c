@@ -505,6 +505,118 @@ static void test_empty(void **state)
 	assert_int_equal(ufs_count(s->dir, ""), 0);
 }
 
+/* ts_maps_perms - the permissions /proc/self/maps gives the mapping holding addr, "" if none */
+static void ts_maps_perms(const void *addr, char perms[8])
+{
+	FILE *fp = fopen("/proc/self/maps", "re");
+	char line[512];
+	uintptr_t a = (uintptr_t)addr;
+
+	assert_non_null(fp);
+	perms[0] = '\0';
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		unsigned long lo, hi;
+		char pm[8];
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, pm) == 3 && a >= lo && a < hi) {
+			snprintf(perms, 8, "%s", pm);
+			break;
+		}
+	}
+	fclose(fp);
+}
+
+/* ts_map - spool_map that must succeed */
+static const unsigned char *ts_map(struct spool *sp, size_t *len)
+{
+	char err[256] = "";
+	const unsigned char *m = spool_map(sp, len, err, sizeof(err));
+	if (m == NULL)
+		fail_msg("spool_map: %s", err);
+	return m;
+}
+
+/* test_map_memory - in memory, the map is the buffer itself; unmap has nothing to do */
+static void test_map_memory(void **state)
+{
+	struct ts_state *s = *state;
+	unsigned char *data = ts_pattern(3000, 11);
+	struct spool *sp = ts_open(s->dir, 4096, 8192);
+
+	size_t len = 99;
+	const unsigned char *m = ts_map(sp, &len); /* empty: an address and no bytes */
+	assert_int_equal(len, 0);
+	ts_append(sp, data, 1000);
+	ts_append(sp, data + 1000, 2000);
+	m = ts_map(sp, &len);
+	size_t mlen = 0;
+	assert_ptr_equal(m, spool_memory(sp, &mlen));
+	assert_int_equal(len, 3000);
+	assert_memory_equal(m, data, 3000);
+	spool_unmap(sp);
+	spool_unmap(sp); /* twice is harmless */
+	assert_ptr_equal(ts_map(sp, &len), m);
+	spool_close(sp);
+	free(data);
+}
+
+/* test_map_file - on file, a private read-only mapping of the whole message, released by unmap */
+static void test_map_file(void **state)
+{
+	struct ts_state *s = *state;
+	size_t total = 300000;
+	unsigned char *data = ts_pattern(total, 12);
+	struct spool *sp = ts_open(s->dir, 1024, 1 << 20);
+
+	for (size_t o = 0; o < total; o += 7000)
+		ts_append(sp, data + o, total - o < 7000 ? total - o : 7000);
+	assert_true(spool_fd(sp) != -1);
+	size_t len = 0;
+	const unsigned char *m = ts_map(sp, &len);
+	assert_int_equal(len, total);
+	assert_memory_equal(m, data, total);
+	char perms[8];
+	ts_maps_perms(m, perms);
+	assert_string_equal(perms, "r--p");
+
+	/* Mapped again: the same mapping. Unmapped: gone, and it can be mapped anew. */
+	size_t len2 = 0;
+	assert_ptr_equal(ts_map(sp, &len2), m);
+	assert_int_equal(len2, total);
+	spool_unmap(sp);
+	ts_maps_perms(m, perms);
+	assert_string_equal(perms, "");
+	m = ts_map(sp, &len);
+	assert_memory_equal(m, data, total);
+
+	/* spool_close() unmaps what is still mapped. */
+	spool_close(sp);
+	ts_maps_perms(m, perms);
+	assert_string_equal(perms, "");
+	free(data);
+}
+
+/* test_map_overflow - an overflowed spool holds no message: mapping it is an error */
+static void test_map_overflow(void **state)
+{
+	struct ts_state *s = *state;
+	unsigned char *data = ts_pattern(5000, 13);
+	static const unsigned long long mem[] = {100000, 1000}; /* overflow in memory, on file */
+
+	for (size_t i = 0; i < NELEM(mem); i++) {
+		struct spool *sp = ts_open(s->dir, mem[i], 4000);
+		ts_append(sp, data, 3000);
+		ts_append(sp, data + 3000, 2000);
+		assert_true(spool_overflowed(sp));
+		char err[256] = "";
+		size_t len = 7;
+		assert_null(spool_map(sp, &len, err, sizeof(err)));
+		assert_true(strstr(err, "size limit") != NULL);
+		spool_unmap(sp);
+		spool_close(sp);
+	}
+	free(data);
+}
+
 /*
  * Regression, fixed (src/spool.c, spool_append, the memcpy at the end): the first
  * append to a new spool with len 0 calls memcpy(NULL + 0, buf, 0), because
@@ -551,6 +663,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_dir, ts_setup, ts_teardown),
 		cmocka_unit_test_setup_teardown(test_unwritable_dir, ts_setup, ts_teardown),
 		cmocka_unit_test_setup_teardown(test_empty, ts_setup, ts_teardown),
+		cmocka_unit_test_setup_teardown(test_map_memory, ts_setup, ts_teardown),
+		cmocka_unit_test_setup_teardown(test_map_file, ts_setup, ts_teardown),
+		cmocka_unit_test_setup_teardown(test_map_overflow, ts_setup, ts_teardown),
 	};
 	const struct CMUnitTest known_bugs[] = {
 		cmocka_unit_test_setup_teardown(test_append_empty_first_chunk, ts_setup, ts_teardown),

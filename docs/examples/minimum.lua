@@ -44,17 +44,19 @@ local function filter_bad_filename(part)
 	return part.verdict == "banned"
 end
 
--- A name from the message, made safe for a warning or a log line: no
--- control characters, and short, because a text over 400 bytes is a Lua
--- error (a 4xx), and the sender chooses the length of a file name.
+-- A name from the message, made safe for a reply, a warning or a log line:
+-- a control character or a text over the limit (400 bytes for a reply) is a
+-- Lua error (a 4xx), and the sender chooses the bytes and length of a name.
 local function shown(s)
 	return (s:gsub("[%c%%]", "?"):sub(1, 100))
 end
 
+-- MIMEDefang's warning, as one line: klaxon refuses control characters,
+-- LF included, in every text; each warning becomes one paragraph.
 local function hazard(what)
-	return "An attachment " .. what .. " was removed from this document as it\n" ..
-		"constituted a security hazard.  If you require this document, please contact\n" ..
-		"the sender and arrange an alternate means of receiving it.\n"
+	return "An attachment " .. what .. " was removed from this document as it " ..
+		"constituted a security hazard.  If you require this document, please contact " ..
+		"the sender and arrange an alternate means of receiving it."
 end
 
 -- MIMEDefang's message_rejected() and the globals it keeps per message:

@@ -52,6 +52,8 @@
  *	    filter(part, filename, extension, type)        each leaf, tree order
  *	    filter_multipart(part, filename, extension, type)  each container
  *	    filter_end(msg)
+ *	(filter and filter_multipart in one pass over msg.parts, so a
+ *	container comes just before its children, as in MIMEDefang)
  *	where filename is part.filename, extension part.extension (with the
  *	dot, ".exe", as MIMEDefang; "" if none) and type part.type. The same
  *	message and part tables are passed to every call, so a filter may
@@ -61,12 +63,15 @@
  *	The message object (msg):
  *	    sender, recipients (array), client_addr, client_name, helo,
  *	    auth_user, queue_id, origin ("internal"|"external"), size (bytes),
- *	    subject, headers (array of {name=, value=}, in order, unfolded),
+ *	    subject, headers (array of {name=, value=}, in order, unfolded,
+ *	    value without its leading white space, the first 1000 fields),
  *	    header (table: lower-case name -> first value), verdict ("clean",
  *	    "virus", "banned", "limit", "anomaly"), viruses (array of names,
  *	    every reading), banned (the reason, or nil), limit (detail, or
  *	    nil), flags (array of anomaly flag names), parts (array, tree
- *	    order), root (parts[1]).
+ *	    order), root (parts[1]). Absent envelope strings are "", but
+ *	    auth_user and queue_id are nil; subject is the pipeline's, else
+ *	    the Subject field's value, else "".
  *	A part:
  *	    index (1-based in msg.parts), path ("1.2"), type (lower case
  *	    "type/subtype"), charset, disposition, encoding ("base64", ...),
@@ -75,6 +80,7 @@
  *	    containers), flags (array), verdict ("clean", "virus", "banned",
  *	    "container", "error", "unscanned"), viruses (array), leaf
  *	    (boolean), parent (part, nil for the root), children (array).
+ *	    A part inspect has no matching record for is "unscanned".
  *
  *	Functions (globals; those that need a message raise an error outside
  *	filter_begin .. filter_end):
@@ -110,6 +116,12 @@
  *	  notices, sent only after the final decision:
  *	    action_notify_administrator(text)
  *	    action_notify_sender(text)
+ *	Texts (replies, warnings, reasons, header values, notices) may not hold
+ *	CR, LF or other control characters (TAB is kept); replies, reasons
+ *	and header values are at most FILTER_TEXT_MAX bytes, warnings and
+ *	notices FILTER_NOTE_MAX. A text, code or DSN that is nil or "" takes
+ *	the default. Each list of edits (headers, recipients, notices) holds
+ *	at most 1000 entries: that memory is outside the state's cap.
  *	Bad arguments raise a Lua error (the message gets a 4xx). Actions only
  *	record: nothing is applied until the pipeline has the final decision.
  *
@@ -117,9 +129,11 @@
  *	decides whether a queued sender notice may go: never if any reading
  *	of the message has a virus verdict, never unless the final action is
  *	accept, never to the null sender or a MAILER-DAEMON/postmaster-style
- *	address. Its why names the rule, for the log. The pipeline calls it
- *	with the final decision, after every callback has run, so a notice
- *	queued in filter() for part 1 is refused when part 3 holds the virus.
+ *	address (local part mailer-daemon, postmaster, owner-*, *-request,
+ *	any case; or any control character). Its why names the rule, for
+ *	the log. The pipeline calls it with the final decision, after every
+ *	callback has run, so a notice queued in filter() for part 1 is
+ *	refused when part 3 holds the virus.
  *
  * OWNERSHIP
  *	The outcome owns every string in it; filter_outcome_clear() frees
@@ -146,6 +160,7 @@
 #include "policy.h"
 
 #define FILTER_TEXT_MAX 400
+#define FILTER_NOTE_MAX 4000 /* notices and part warnings */
 
 extern const struct filter_reg filter_api_funcs[];
 

@@ -70,9 +70,9 @@ function filter_end(msg)
 		action_bounce("Message rejected: MIME structure over a limit (" .. clean(msg.limit) .. ")",
 			"554", "5.6.0")
 	elseif msg.verdict == "anomaly" then
-		-- Only when klaxon.conf's anomalies_refuse names a flag it has.
-		action_bounce("Message rejected: malformed MIME (" .. clean(table.concat(msg.flags, ",")) .. ")",
-			"554", "5.6.0")
+		-- Only when klaxon.conf's anomalies_refuse names a flag it has;
+		-- msg.reason names those flags (msg.flags has every one found).
+		action_bounce("Message rejected: malformed MIME (" .. clean(msg.reason) .. ")", "554", "5.6.0")
 	elseif msg.verdict == "clean" then
 		action_accept()
 	end

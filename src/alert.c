@@ -123,7 +123,7 @@ static int alert_put_subject(FILE *fp, const struct alert_info *info)
 
 	if (s == NULL)
 		return -1;
-	fprintf(s, "klaxon: %s from %s host %s (", info->nviruses ? "virus" : "policy notice",
+	fprintf(s, "klaxon: %s from %s host %s (", info->note && info->nviruses == 0 ? "policy notice" : "virus",
 		origin_name(info->env->origin),
 		info->env->client_addr && *info->env->client_addr ? info->env->client_addr
 								  : "unknown");
@@ -203,7 +203,7 @@ static void alert_put_body(FILE *fp, const struct alert_info *info)
 		alert_put_clean(fp, info->note, ALERT_BODY_MAX, false);
 		fputs("\n\n", fp);
 	}
-	if (info->nviruses)
+	if (info->note == NULL || info->nviruses)
 		fprintf(fp, "klaxon found a virus in a message from an %s host.\n\n",
 			origin_name(env->origin));
 	else

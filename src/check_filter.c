@@ -72,8 +72,6 @@ bool check_filter_early(struct snapshot *snap, const struct envelope *env, struc
 	};
 	bool done = false;
 	for (size_t i = 0; i < sizeof(conn_cbs) / sizeof(conn_cbs[0]); i++) {
-		if (i == 2)
-			done = false; /* a connection's accept does not carry over; as the milter */
 		if (check_filter_one(snap, conn_cbs[i], &a, &done, early, r)) {
 			snprintf(stage, stagelen, "%s", conn_cbs[i]);
 			return true;

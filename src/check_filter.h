@@ -16,7 +16,8 @@
  * DESCRIPTION
  *	check_filter_early() calls filter_relay, filter_helo, filter_sender
  *	and filter_recipient (once per recipient) in the milter's order, with
- *	the milter's rules: "accept" ends the early calls, "discard" is noted
+ *	the milter's rules: "accept" ends the early calls (from filter_relay
+ *	or filter_helo: all of them, as for the connection in the milter), "discard" is noted
  *	in early, a reject or tempfail (of any one recipient, here) or a filter
  *	error stops the message; r then holds the reply and stage the callback.
  *

@@ -18,6 +18,8 @@
 
 #include "alert.h"
 #include "durable.h"
+#include "filter.h"
+#include "filter_api.h"
 #include "log.h"
 #include "milter.h"
 #include "snapshot.h"
@@ -392,6 +394,15 @@ int daemon_reload(const char *config_path)
 		fprintf(stderr, "klaxon: not reloading: %s\n", err);
 		return 1;
 	}
+	/* The daemon would refuse a filter that does not compile; say so here, where someone reads it. */
+	struct filter_opts fopts = {.funcs = filter_api_funcs};
+	struct filter_prog *prog = NULL;
+	if (cfg->filter[0] && filter_prog_compile(cfg->filter, &fopts, &prog, err, sizeof(err)) == -1) {
+		fprintf(stderr, "klaxon: not reloading: filter: %s\n", err);
+		config_free(cfg);
+		return 1;
+	}
+	filter_prog_free(prog);
 	pid_t pid = daemon_running_pid(cfg->pid_file);
 	if (pid == 0) {
 		fprintf(stderr, "klaxon: no running klaxon found through %s\n", cfg->pid_file);

@@ -104,21 +104,49 @@ static const char *fa_opt_str(lua_State *L, int idx, const char *fname, const ch
 }
 
 /*
- * fa_check_text - a text that goes into a reply, a header or a notice:
- * CR or LF would split it, and other controls have no business there.
+ * fa_clean_into - a safe copy of a text: in a one-line text (a reply,
+ * reason or header value) CR and LF become spaces, because they would
+ * split it; a note (a warning or notice, a body text) keeps LF and drops
+ * CR. TAB stays, other controls (NUL too) become '?'. Longer than max:
+ * cut on a UTF-8 boundary. dst holds max + 1 bytes. Cleaning rather than
+ * refusing, because texts are often built from what the sender chose
+ * (file names, subjects), and refusing would tempfail that message on
+ * every retry. Returns the length written.
  */
-static void fa_check_text(lua_State *L, const char *fname, const char *what, const char *s, size_t len,
-			  size_t max)
+static size_t fa_clean_into(char *dst, const char *s, size_t len, size_t max, bool note)
 {
-	if (len > max)
-		luaL_error(L, "%s: %s is longer than %d bytes", fname, what, (int)max);
-	for (size_t i = 0; i < len; i++)
-		if (fa_is_ctl((unsigned char)s[i]) && s[i] != '\t')
-			luaL_error(L, "%s: %s contains a control character (CR, LF or other): not allowed", fname,
-				   what);
+	if (len > max) {
+		len = max;
+		while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
+			len--;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch == '\r' && note)
+			continue;
+		if (ch == '\r' || (ch == '\n' && !note))
+			ch = ' ';
+		else if (fa_is_ctl(ch) && ch != '\t' && ch != '\n')
+			ch = '?';
+		dst[n++] = (char)ch;
+	}
+	dst[n] = '\0';
+	return n;
 }
 
-/* fa_text - a checked text argument; NULL if absent and optional */
+/* fa_clean_arg - clean the string argument at idx in place (it stays alive there) */
+static const char *fa_clean_arg(lua_State *L, int idx, const char *s, size_t len, size_t max, bool note)
+{
+	luaL_Buffer b;
+	char *out = luaL_buffinitsize(L, &b, (len < max ? len : max) + 1);
+	size_t n = fa_clean_into(out, s, len, max, note);
+	luaL_pushresultsize(&b, n);
+	lua_replace(L, idx); /* not left on top: that would look like one more argument */
+	return lua_tostring(L, idx);
+}
+
+/* fa_text - a text argument, cleaned (fa_clean_text); NULL if absent and optional */
 static const char *fa_text(lua_State *L, int idx, const char *fname, const char *what, size_t max,
 			   bool required)
 {
@@ -130,8 +158,7 @@ static const char *fa_text(lua_State *L, int idx, const char *fname, const char 
 			luaL_error(L, "%s: %s is required", fname, what);
 		return NULL;
 	}
-	fa_check_text(L, fname, what, s, len, max);
-	return s;
+	return fa_clean_arg(L, idx, s, len, max, max == FILTER_NOTE_MAX);
 }
 
 static bool fa_digit(char c)
@@ -160,8 +187,8 @@ static bool fa_dsn_ok(const char *s)
  * fa_reply - check a text, SMTP code and DSN of class cls ('5' or '4')
  * and write them, with the defaults for what is nil or "".
  */
-static void fa_reply(lua_State *L, const char *fname, char cls, const char *text, const char *code,
-		     const char *dsn, struct fa_reply *r)
+static void fa_reply(lua_State *L, const char *fname, char cls, const char *text, size_t textlen,
+		     const char *code, const char *dsn, struct fa_reply *r)
 {
 	if (code != NULL && *code != '\0') {
 		if (strlen(code) != 3 || !fa_digit(code[0]) || !fa_digit(code[1]) || !fa_digit(code[2]))
@@ -179,13 +206,12 @@ static void fa_reply(lua_State *L, const char *fname, char cls, const char *text
 	} else {
 		dsn = cls == '5' ? "5.7.1" : "4.7.1";
 	}
-	if (text != NULL && *text != '\0')
-		fa_check_text(L, fname, "the text", text, strlen(text), FILTER_TEXT_MAX);
-	else
-		text = cls == '5' ? "Rejected by policy" : "Try again later";
 	snprintf(r->code, 4, "%s", code);
 	snprintf(r->dsn, 16, "%s", dsn);
-	snprintf(r->text, FILTER_TEXT_MAX + 1, "%s", text);
+	if (text != NULL && textlen > 0)
+		fa_clean_into(r->text, text, textlen, FILTER_TEXT_MAX, false);
+	else
+		snprintf(r->text, FILTER_TEXT_MAX + 1, "%s", cls == '5' ? "Rejected by policy" : "Try again later");
 }
 
 /* fa_reply_args - text, code, dsn at idx, idx+1, idx+2, checked */
@@ -194,11 +220,9 @@ static void fa_reply_args(lua_State *L, int idx, const char *fname, char cls, st
 	size_t len;
 	const char *text = fa_opt_str(L, idx, fname, "the text", &len);
 
-	if (text != NULL && strlen(text) != len) /* a NUL would cut the checks short */
-		luaL_error(L, "%s: the text contains a control character (CR, LF or other): not allowed", fname);
 	const char *code = fa_opt_str(L, idx + 1, fname, "the SMTP code", NULL);
 	const char *dsn = fa_opt_str(L, idx + 2, fname, "the DSN code", NULL);
-	fa_reply(L, fname, cls, text, code, dsn, r);
+	fa_reply(L, fname, cls, text, text ? len : 0, code, dsn, r);
 }
 
 /* ---- the outcome ---- */
@@ -641,6 +665,8 @@ static void fa_build_verdicts(lua_State *L, const struct filter_msg_ctx *ctx)
 		fa_setstr(L, "limit", r->limit_detail[0] != '\0' ? r->limit_detail : mime_limit_name(r->limit));
 	fa_push_flags(L, r != NULL ? r->flags : ctx->mime != NULL ? ctx->mime->flags : 0);
 	lua_setfield(L, -2, "flags");
+	if (ctx->reason != NULL && ctx->reason[0] != '\0')
+		fa_setstr(L, "reason", ctx->reason);
 }
 
 /*

@@ -37,9 +37,8 @@
  *	  - an unknown status word;
  *	  - reject with a code that is not 5xx, or a DSN that is not 5.x.x;
  *	  - tempfail with a code that is not 4xx, or a DSN that is not 4.x.x;
- *	  - a code that is not three digits, a DSN that is not d.d{1,3}.d{1,3};
- *	  - a text with CR, LF or other control characters (it would split
- *	    the reply), or longer than FILTER_TEXT_MAX.
+ *	  - a code that is not three digits, a DSN that is not d.d{1,3}.d{1,3}.
+ *	The text is cleaned, not refused (see Texts below).
  *	Missing code and DSN default to 554 5.7.1 (reject) and 451 4.7.1
  *	(tempfail); a missing text to "Rejected by policy" and "Try again
  *	later". What "accept" and "discard" mean is the milter's business
@@ -68,7 +67,9 @@
  *	    header (table: lower-case name -> first value), verdict ("clean",
  *	    "virus", "banned", "limit", "anomaly"), viruses (array of names,
  *	    every reading), banned (the reason, or nil), limit (detail, or
- *	    nil), flags (array of anomaly flag names), parts (array, tree
+ *	    nil), flags (array of anomaly flag names), reason (why the verdict
+ *	    is not clean, as the built-in reply's %r says it: for "anomaly"
+ *	    only the flags anomalies_refuse refused; nil when clean or virus), parts (array, tree
  *	    order), root (parts[1]). Absent envelope strings are "", but
  *	    auth_user and queue_id are nil; subject is the pipeline's, else
  *	    the Subject field's value, else "".
@@ -116,10 +117,13 @@
  *	  notices, sent only after the final decision:
  *	    action_notify_administrator(text)
  *	    action_notify_sender(text)
- *	Texts (replies, warnings, reasons, header values, notices) may not hold
- *	CR, LF or other control characters (TAB is kept); replies, reasons
- *	and header values are at most FILTER_TEXT_MAX bytes, warnings and
- *	notices FILTER_NOTE_MAX. A text, code or DSN that is nil or "" takes
+ *	Texts (replies, warnings, reasons, header values, notices) are cleaned,
+ *	never refused, because they are often built from what the sender
+ *	chose: in replies, reasons and header values CR and LF become spaces;
+ *	warnings and notices keep LF (several lines) and lose CR; TAB stays;
+ *	other control characters become '?'. Replies, reasons and header
+ *	values are cut at FILTER_TEXT_MAX bytes, warnings and notices at
+ *	FILTER_NOTE_MAX, on a UTF-8 character boundary. A text, code or DSN that is nil or "" takes
  *	the default. Each list of edits (headers, recipients, notices) holds
  *	at most 1000 entries: that memory is outside the state's cap.
  *	Bad arguments raise a Lua error (the message gets a 4xx). Actions only
@@ -262,6 +266,7 @@ struct filter_msg_ctx {
 	const struct inspect_result *insp;     /* verdicts; parts[] match mime->parts[] by index */
 	enum verdict verdict;
 	const char *subject;
+	const char *reason;                    /* the verdict's reason (built-in reply's %r), or NULL */
 	unsigned long long size;
 	struct filter_outcome out;
 	/* private to filter_api.c while a run is on */

@@ -81,6 +81,7 @@ static int fp_run(struct snapshot *snap, const struct envelope *env, struct inta
 		.insp = &r->insp,
 		.verdict = r->verdict,
 		.subject = r->subject,
+		.reason = r->reason,
 		.size = spool_size(intake_spool(in)),
 	};
 	enum filter_status fs = FILTER_MEMORY;
@@ -334,8 +335,11 @@ void filter_policy_decide(struct snapshot *snap, const struct envelope *env, str
 		fp_accept(snap, env, in, r);
 		break;
 	}
-	if (r->action == ACTION_TEMPFAIL)
+	if (r->action == ACTION_TEMPFAIL) {
+		if (r->rcode[0] == '\0')
+			pipeline_reply(snap->cfg, r); /* klaxon's own failure on the way */
 		return;
+	}
 	if (fp_copy(snap, env, in, r) == -1)
 		return;
 	if (fp_notices(snap, env, r) == -1) {

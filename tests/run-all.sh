@@ -5,6 +5,8 @@
 #   unit     cmocka unit tests, sanitizer build
 #   check    `klaxon check --json` over the corpus, sanitizer build
 #   mime     golden and hostile MIME samples, banned names, readings, cache
+#   rebuild  rebuilt messages (parts dropped or replaced) read by Python's email
+#   filter   conf/filter.lua decides as the built-in policy does, over the corpus
 #   daemon   start-up errors, privilege drop, reload, stop, sanitizer build
 #   noloss   broken quarantine, alert spool, scanner, spool: 4xx, nothing half-done
 #   milter   miltertest scripts against the daemon, sanitizer build
@@ -16,7 +18,7 @@
 # runs a subset.
 set -u
 cd "$(dirname "$0")/.."
-SUITES=${SUITES:-"unit check mime daemon noloss milter e2e fuzz"}
+SUITES=${SUITES:-"unit check mime rebuild filter daemon noloss milter e2e fuzz"}
 LOGDIR=${LOGDIR:-build/test-logs}
 mkdir -p "$LOGDIR"
 passed=0
@@ -61,6 +63,12 @@ for suite in $SUITES; do
 		;;
 	check)
 		[ -x tests/check/run.sh ] && KLAXON_BIN=build-san/klaxon run_suite check tests/check/run.sh
+		;;
+	rebuild)
+		[ -x tests/rebuild/run.sh ] && BUILD=build-san run_suite rebuild tests/rebuild/run.sh
+		;;
+	filter)
+		[ -x tests/filter/run.sh ] && KLAXON_BIN=build-san/klaxon run_suite filter tests/filter/run.sh
 		;;
 	daemon)
 		KLAXON_BIN=build-san/klaxon run_suite daemon tests/daemon/run.sh

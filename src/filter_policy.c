@@ -246,8 +246,8 @@ static void fp_notify_sender(struct snapshot *snap, const struct envelope *env, 
 {
 	char why[200] = "";
 	if (!filter_notice_to_sender_allowed(&r->insp, r->action, env->sender, why, sizeof(why))) {
-		log_info("%s: notify_sender from %s refused: %s", fp_qid(env), n->callback ? n->callback : "filter", why);
-		fp_note(r, "notify_sender refused: %s", why);
+		log_info("%s: notify_sender from %s %s", fp_qid(env), n->callback ? n->callback : "filter", why);
+		fp_note(r, "notify_sender %s", why);
 		r->notices_refused++;
 		return;
 	}

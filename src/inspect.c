@@ -234,7 +234,8 @@ static void inspect_reading(struct inspect_ctx *c, const struct mime_message *m,
 		if (!p->leaf)
 			continue;
 		const struct inspect_seen *s = inspect_leaf(c, p);
-		if (out && s && strcmp(out->verdict, "banned") != 0) {
+		/* A virus outranks a banned name, as in the message's verdict. */
+		if (out && s && (strcmp(out->verdict, "banned") != 0 || strcmp(s->verdict, "virus") == 0)) {
 			out->verdict = s->verdict;
 			free(out->detail);
 			out->detail = strdup(s->detail);

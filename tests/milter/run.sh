@@ -6,6 +6,11 @@
 # tests/milter/*.lua except common.lua (shared helpers) and wrap.lua (runs
 # a script under pcall so that a Lua error becomes a FAIL line).
 #
+# A script NAME.lua with a Lua policy filter in tests/milter/filters/NAME.lua
+# runs against a klaxon of its own: the same config plus
+# `filter = tests/milter/filters/NAME.lua`, on its own socket, stopped (and
+# checked for a clean stop) after the script.
+#
 # Usage: tests/milter/run.sh [SCRIPT.lua...]
 # Prints one PASS:/FAIL: line per check; exits non-zero if any failed.
 # KLAXON_BIN (default build/klaxon), KLAXON_SIGS (default tests/sigs),
@@ -30,17 +35,25 @@ done
 T=$(mktemp -d /tmp/klaxon-milter.XXXXXX)
 SOCK=$T/klaxon.sock
 KPID=
+FPID= # the klaxon of a script with its own filter
 cleanup() {
-	local rc=$?
-	if [ -n "$KPID" ] && kill -0 "$KPID" 2>/dev/null; then
-		kill -TERM "$KPID"
-		for _ in $(seq 100); do kill -0 "$KPID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$KPID" 2>/dev/null
-		wait "$KPID" 2>/dev/null
-	fi
+	local rc=$? p f
+	for p in "$KPID" "$FPID"; do
+		if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
+			kill -TERM "$p"
+			for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+			kill -KILL "$p" 2>/dev/null
+			wait "$p" 2>/dev/null
+		fi
+	done
 	if ((fails > 0)) || [ "${KLAXON_MILTER_KEEP:-0}" = 1 ]; then
 		echo "---- klaxon log ----"
 		tail -n 60 "$T/klaxon.log"
+		for f in "$T"/*.log; do
+			[ -f "$f" ] && [ "$f" != "$T/klaxon.log" ] || continue
+			echo "---- $(basename "$f") ----"
+			tail -n 40 "$f"
+		done
 		echo "  # work directory kept: $T"
 	else
 		rm -rf "$T"
@@ -59,11 +72,16 @@ cat >"$(dirname "$0")/outbox/$(date +%s%N).$$.eml"
 SH
 chmod 755 "$T/fake-sendmail"
 
-cat >"$T/klaxon.conf" <<EOF2
+# write_conf FILE NAME [EXTRA-LINE...]: the private config, with the socket
+# $T/NAME.sock and pid file $T/NAME.pid, plus any extra lines.
+write_conf() {
+	local file=$1 name=$2
+	shift 2
+	cat >"$file" <<EOF2
 # klaxon milter-test config (tests/milter/run.sh)
-milter_socket = unix:$SOCK
+milter_socket = unix:$T/$name.sock
 milter_socket_mode = 0600
-pid_file = $T/klaxon.pid
+pid_file = $T/$name.pid
 user =
 scanner = libclamav
 clamav_db = $SIGS
@@ -81,19 +99,64 @@ max_message_size = 10M
 scanned_header = X-Virus-Scanned
 reply_virus = 550 5.7.1 Virus found: %v
 EOF2
+	local line
+	for line in "$@"; do echo "$line" >>"$file"; done
+}
 
-"$KLAXON_BIN" serve --config "$T/klaxon.conf" --foreground >"$T/klaxon.log" 2>&1 &
-KPID=$!
-for _ in $(seq 300); do
-	[ -S "$SOCK" ] && break
-	kill -0 "$KPID" 2>/dev/null || break
-	sleep 0.1
-done
-if [ ! -S "$SOCK" ]; then
+# start_klaxon CONF SOCK LOG: run `klaxon serve` in the background (pid in
+# STARTED_PID) and wait up to 30 s for its socket.
+STARTED_PID=
+start_klaxon() {
+	"$KLAXON_BIN" serve --config "$1" --foreground >"$3" 2>&1 &
+	STARTED_PID=$!
+	for _ in $(seq 300); do
+		[ -S "$2" ] && return 0
+		kill -0 "$STARTED_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -S "$2" ]
+}
+
+# stop_check NAME PID LOG: the daemon is still running, stops with status 0
+# on SIGTERM (libmilter notices a stop request only every 5 s), and logged
+# no sanitizer report.
+stop_check() {
+	local name=$1 pid=$2 log=$3 st
+	if kill -0 "$pid" 2>/dev/null; then
+		pass "$name: still running after the script(s)"
+		kill -TERM "$pid"
+		for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		if kill -0 "$pid" 2>/dev/null; then
+			fail "$name: SIGTERM stops the daemon" "still running after 15 s"
+			kill -KILL "$pid" 2>/dev/null
+			wait "$pid" 2>/dev/null
+		else
+			wait "$pid"
+			st=$?
+			if ((st == 0)); then
+				pass "$name: SIGTERM stops the daemon with status 0"
+			else
+				fail "$name: SIGTERM stops the daemon with status 0" "status $st"
+			fi
+		fi
+	else
+		fail "$name: still running after the script(s)" "the daemon exited"
+	fi
+	if grep -q -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$log"; then
+		fail "$name: no sanitizer report in the log" "see $log"
+	else
+		pass "$name: no sanitizer report in the log"
+	fi
+}
+
+write_conf "$T/klaxon.conf" klaxon
+if ! start_klaxon "$T/klaxon.conf" "$SOCK" "$T/klaxon.log"; then
+	KPID=$STARTED_PID
 	echo "FAIL: setup: klaxon did not open $SOCK"
 	fails=1
 	exit 1
 fi
+KPID=$STARTED_PID
 
 kq_count() { find "$T/quarantine" -maxdepth 1 -name '*.kq' 2>/dev/null | grep -c .; }
 
@@ -108,8 +171,21 @@ for s in "${scripts[@]}"; do
 	[ -f "$s" ] || s=$DIR/$s
 	name=$(basename "$s" .lua)
 	kq_before=$(kq_count)
+	sock=$SOCK
+	FPID=
+	if [ -f "$DIR/filters/$name.lua" ]; then
+		# Its own klaxon, with the script's filter.
+		sock=$T/$name.sock
+		write_conf "$T/$name.conf" "$name" "filter = $DIR/filters/$name.lua"
+		if ! start_klaxon "$T/$name.conf" "$sock" "$T/$name.log"; then
+			FPID=$STARTED_PID
+			fail "$name" "klaxon with filters/$name.lua did not open $sock: $(tail -n 3 "$T/$name.log" | tr '\n' ' ')"
+			continue
+		fi
+		FPID=$STARTED_PID
+	fi
 	out=$(timeout 120 miltertest -s "$DIR/wrap.lua" -D script="$s" \
-		-D sock="unix:$SOCK" -D dir="$DIR" 2>&1)
+		-D sock="unix:$sock" -D dir="$DIR" 2>&1)
 	rc=$?
 	# miltertest prints our PASS:/FAIL: lines; anything else is diagnostics.
 	printf '%s\n' "$out" | grep -E '^(PASS|FAIL): '
@@ -131,6 +207,24 @@ for s in "${scripts[@]}"; do
 			fail "$name: two discarded messages, two new .kq files" "$n new .kq files"
 		fi
 		;;
+	filter_early)
+		# filter_sender discard (1), filter_helo discard (2 messages).
+		n=$(($(kq_count) - kq_before))
+		if ((n == 3)); then
+			pass "$name: three early discards, three new .kq files"
+		else
+			fail "$name: three early discards, three new .kq files" "$n new .kq files"
+		fi
+		;;
+	filter_edits)
+		# action_drop (the dropped part is kept) and action_discard.
+		n=$(($(kq_count) - kq_before))
+		if ((n == 2)); then
+			pass "$name: a drop and a discard, two new .kq files"
+		else
+			fail "$name: a drop and a discard, two new .kq files" "$n new .kq files"
+		fi
+		;;
 	*)
 		n=$(($(kq_count) - kq_before))
 		if ((n == 0)); then
@@ -140,6 +234,10 @@ for s in "${scripts[@]}"; do
 		fi
 		;;
 	esac
+	if [ -n "$FPID" ]; then
+		stop_check "$name: klaxon with filters/$name.lua" "$FPID" "$T/$name.log"
+		FPID=
+	fi
 done
 
 # The internal viruses were alerted about (through the fake sendmail).

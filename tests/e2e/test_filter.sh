@@ -575,6 +575,8 @@ if out=$("$KLAXON_BIN" reload --config "$CONF" 2>&1); then
 else
 	# `klaxon reload` refused it up front; the daemon must refuse it too.
 	note "klaxon reload refused the filter itself: $out"
+	check "reload/bad filter: klaxon reload's refusal names $(basename "$FILTER"):$bad_line:" "$out" \
+		eval '[[ $out == *"$(basename "$FILTER"):$bad_line:"* ]]'
 	kill -USR1 "$KLAXON_PID"
 fi
 check "reload/bad filter: daemon logs 'reload failed'" "no new 'reload failed' line in 15 s" \

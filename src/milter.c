@@ -33,6 +33,7 @@ struct milter_conn {
 	char *name;
 	char *helo;
 	struct milter_msg *msg;
+	bool leadspc;              /* SMFIP_HDR_LEADSPC: header values we send carry their own space */
 	bool early_done;           /* filter_relay or filter_helo said accept: no more early calls */
 	bool early_discard;        /* ... or discard: every message of the connection, copy first */
 	char early_why[128];
@@ -182,7 +183,10 @@ static struct filter_early_args milter_early_args(const struct milter_conn *conn
 
 static sfsistat milter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 {
-	struct milter_conn *conn = calloc(1, sizeof(*conn));
+	/* milter_negotiate made it, when the MTA negotiates (Postfix, Sendmail 8.14+). */
+	struct milter_conn *conn = smfi_getpriv(ctx);
+	if (conn == NULL)
+		conn = calloc(1, sizeof(*conn));
 	if (conn == NULL)
 		return milter_tempfail(ctx, "out of memory", "connect");
 	if (sa && sa->sa_family == AF_INET)
@@ -191,6 +195,7 @@ static sfsistat milter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, conn->addr, sizeof(conn->addr));
 	conn->name = strdup(hostname ? hostname : "");
 	if (smfi_setpriv(ctx, conn) != MI_SUCCESS || conn->name == NULL) {
+		smfi_setpriv(ctx, NULL); /* so close does not free it again */
 		free(conn->name);
 		free(conn);
 		return milter_tempfail(ctx, "out of memory", "connect");
@@ -338,6 +343,39 @@ static sfsistat milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return SMFIS_CONTINUE;
 }
 
+/*
+ * milter_header_call - smfi_addheader or smfi_chgheader with the value as
+ * the MTA wants it: with SMFIP_HDR_LEADSPC negotiated (we ask for it, to
+ * copy headers exactly) the MTA writes "Name:" and the value as given, so
+ * the usual space must be ours. value NULL deletes (chgheader only).
+ */
+static int milter_header_call(SMFICTX *ctx, bool add, const char *name, int index, const char *value)
+{
+	const struct milter_conn *conn = smfi_getpriv(ctx);
+	char *spaced = NULL;
+	if (value && conn && conn->leadspc && value[0] != ' ' && value[0] != '\t') {
+		if ((spaced = malloc(strlen(value) + 2)) == NULL)
+			return MI_FAILURE;
+		spaced[0] = ' ';
+		strcpy(spaced + 1, value);
+		value = spaced;
+	}
+	int rc = add ? smfi_addheader(ctx, (char *)name, (char *)value)
+		     : smfi_chgheader(ctx, (char *)name, index, (char *)value);
+	free(spaced);
+	return rc;
+}
+
+static int milter_addheader(SMFICTX *ctx, const char *name, const char *value)
+{
+	return milter_header_call(ctx, true, name, 0, value);
+}
+
+static int milter_chgheader(SMFICTX *ctx, const char *name, int index, const char *value)
+{
+	return milter_header_call(ctx, false, name, index, value);
+}
+
 /* milter_count_headers - how many fields called name the message had */
 static unsigned milter_count_headers(const struct mime_message *mm, const char *name)
 {
@@ -360,9 +398,9 @@ static int milter_hdr_edit(SMFICTX *ctx, const struct filter_hdr_edit *e, const 
 {
 	switch (e->op) {
 	case FILTER_HDR_ADD:
-		return smfi_addheader(ctx, e->name, e->value);
+		return milter_addheader(ctx, e->name, e->value);
 	case FILTER_HDR_CHANGE:
-		return smfi_chgheader(ctx, e->name, (int)e->index, e->value);
+		return milter_chgheader(ctx, e->name, (int)e->index, e->value);
 	case FILTER_HDR_DELETE:
 		return smfi_chgheader(ctx, e->name, (int)e->index, NULL);
 	case FILTER_HDR_DELETE_ALL:
@@ -390,11 +428,11 @@ static int milter_body_edit(SMFICTX *ctx, const struct rebuild_out *rb)
 			return -1;
 		off += n;
 	}
-	if (rb->content_type && smfi_chgheader(ctx, "Content-Type", 1, rb->content_type) != MI_SUCCESS)
+	if (rb->content_type && milter_chgheader(ctx, "Content-Type", 1, rb->content_type) != MI_SUCCESS)
 		return -1;
-	if (rb->cte && smfi_chgheader(ctx, "Content-Transfer-Encoding", 1, rb->cte[0] ? rb->cte : NULL) != MI_SUCCESS)
+	if (rb->cte && milter_chgheader(ctx, "Content-Transfer-Encoding", 1, rb->cte[0] ? rb->cte : NULL) != MI_SUCCESS)
 		return -1;
-	if (rb->add_mime_version && smfi_addheader(ctx, "MIME-Version", "1.0") != MI_SUCCESS)
+	if (rb->add_mime_version && milter_addheader(ctx, "MIME-Version", "1.0") != MI_SUCCESS)
 		return -1;
 	return 0;
 }
@@ -441,10 +479,10 @@ static sfsistat milter_apply(SMFICTX *ctx, const struct config *cfg, const struc
 			return milter_tempfail(ctx, "internal error", why);
 		}
 		if (r->add_scanned_header &&
-		    smfi_addheader(ctx, cfg->scanned_header, (char *)r->scanned_value) != MI_SUCCESS)
+		    milter_addheader(ctx, cfg->scanned_header, r->scanned_value) != MI_SUCCESS)
 			log_warn("could not add %s header", cfg->scanned_header);
 		if (r->add_anomaly_header &&
-		    smfi_addheader(ctx, cfg->anomaly_header, (char *)r->anomalies) != MI_SUCCESS)
+		    milter_addheader(ctx, cfg->anomaly_header, r->anomalies) != MI_SUCCESS)
 			log_warn("could not add %s header", cfg->anomaly_header);
 		return SMFIS_CONTINUE;
 	case ACTION_DISCARD:
@@ -522,11 +560,18 @@ static sfsistat milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f
 				 unsigned long f3, unsigned long *pf0, unsigned long *pf1,
 				 unsigned long *pf2, unsigned long *pf3)
 {
-	(void)ctx;
 	(void)f2;
 	(void)f3;
 	*pf0 = f0 & MILTER_ACTIONS;
 	*pf1 = f1 & SMFIP_HDR_LEADSPC;
+	/* The connection context starts here, to remember the one option that
+	 * changes how we write headers; connect fills in the rest. */
+	struct milter_conn *conn = calloc(1, sizeof(*conn));
+	if (conn == NULL || smfi_setpriv(ctx, conn) != MI_SUCCESS) {
+		free(conn);
+		return SMFIS_TEMPFAIL;
+	}
+	conn->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
 	*pf2 = 0;
 	*pf3 = 0;
 	return SMFIS_CONTINUE;

@@ -50,7 +50,9 @@ JSON_KEYS = {"action", "smtp_reply", "origin", "verdict", "viruses", "quarantine
              "alert_sent", "reason", "header", "size", "elapsed_ms",
              # the MIME engine's view of the message (tests/mime checks these in depth)
              "banned", "limit", "flags", "readings", "whole_message_scanned", "scans", "cache",
-             "parts"}
+             "parts",
+             # the Lua filter's outcome (null without a filter; tests/filter and e2e check it)
+             "filter"}
 ALERT_HEADERS = {"from", "to", "subject", "date", "message-id", "auto-submitted", "mime-version",
                  "content-type", "content-transfer-encoding"}
 QID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{16}$")

@@ -8,7 +8,7 @@ BUILD   ?= build
 VERSION  = 0.1.0
 SAN     ?=
 CC      ?= cc
-PKGS     = milter libclamav libcrypto libarchive lua5.4
+PKGS     = milter libclamav libcrypto libarchive lua5.4 sqlite3
 CSTD     = -std=c17 -D_GNU_SOURCE -DKLAXON_VERSION=\"$(VERSION)\"
 WARN     = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 OPT     ?= -O2 -g

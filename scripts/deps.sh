@@ -3,7 +3,7 @@
 # missing. Safe to run again: it does nothing when everything is present.
 set -eu
 
-PKGS="build-essential pkg-config libmilter-dev libclamav-dev libssl-dev libcmocka-dev libarchive-dev libclang-rt-14-dev liblua5.4-dev
+PKGS="build-essential pkg-config libmilter-dev libclamav-dev libssl-dev libcmocka-dev libarchive-dev libclang-rt-14-dev liblua5.4-dev libsqlite3-dev
 clamav clamav-daemon clamav-testfiles postfix swaks miltertest clang python3 procps"
 
 missing=""

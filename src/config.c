@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "banned.h"
+#include "quarantine.h"
 #include "cidr.h"
 #include "mime.h"
 
@@ -163,6 +164,22 @@ static const struct config_key config_keys[] = {
 
 	{"quarantine_dir", CT_STRING, F(quarantine_dir), "var/quarantine", 0, 0,
 	 "durable quarantine copies, mode 0700"},
+	{"quarantine_retention_virus", CT_UINT, F(quarantine_retention[QUARANTINE_VIRUS]), "30", 0, 36500,
+	 "days `klaxon quarantine expire` keeps virus entries (0: for ever)"},
+	{"quarantine_retention_banned", CT_UINT, F(quarantine_retention[QUARANTINE_BANNED]), "30", 0, 36500,
+	 "days banned-attachment entries are kept (0: for ever)"},
+	{"quarantine_retention_ambiguous", CT_UINT, F(quarantine_retention[QUARANTINE_AMBIGUOUS]), "30", 0,
+	 36500, "days entries held for a MIME limit or refused anomaly are kept (0: for ever)"},
+	{"quarantine_retention_policy", CT_UINT, F(quarantine_retention[QUARANTINE_POLICY]), "90", 0, 36500,
+	 "days entries held by the Lua filter are kept (0: for ever)"},
+	{"quarantine_retention_spam", CT_UINT, F(quarantine_retention[QUARANTINE_SPAM]), "14", 0, 36500,
+	 "days entries a filter held as spam are kept (0: for ever)"},
+	{"release_window", CT_UINT, F(release_window), "3600", 60, 604800,
+	 "seconds a released message may pass klaxon again after `klaxon quarantine release`"},
+	{"digest_from", CT_STRING, F(digest_from), "", 0, 0,
+	 "From of quarantine digests (empty: alert_from, or klaxon@hostname)"},
+	{"digest_max_rows", CT_UINT, F(digest_max_rows), "25", 5, 30,
+	 "rows per digest (one screen); past it, \"and N more\" points to `klaxon quarantine list`"},
 	{"alert_spool_dir", CT_STRING, F(alert_spool_dir), "var/spool/alerts", 0, 0,
 	 "alerts wait here until sendmail_command accepts them"},
 	{"alert_to", CT_ADDRS, F(alert_to), "postmaster", 0, 0,
@@ -171,6 +188,11 @@ static const struct config_key config_keys[] = {
 	 "From of alerts (empty: klaxon@hostname)"},
 	{"alert_retry_interval", CT_UINT, F(alert_retry_interval), "60", 1, 86400,
 	 "seconds between retries of spooled alerts"},
+	{"alert_window", CT_UINT, F(alert_window), "900", 10, 86400,
+	 "seconds one infected source gets one alert: the first copy alerts at once, later ones are "
+	 "counted and summed up in one summary when the window ends"},
+	{"alert_max_per_hour", CT_UINT, F(alert_max_per_hour), "30", 1, 100000,
+	 "alert mails at most in any hour; past it alerts wait (counted, never dropped)"},
 	{"sendmail_command", CT_ARGV, F(sendmail_command), "/usr/sbin/sendmail -oi -t", 0, 0,
 	 "how klaxon submits mail it writes (an argv, run without a shell)"},
 	{"sendmail_timeout", CT_UINT, F(sendmail_timeout), "60", 1, 3600,
@@ -187,6 +209,9 @@ static const struct config_key config_keys[] = {
 };
 
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+_Static_assert(QUARANTINE_CLASS_COUNT == sizeof(((struct config *)0)->quarantine_retention) / sizeof(unsigned),
+	       "one retention key per quarantine class");
 
 /* Parse state: which line set each key, for duplicates and cross-field errors. */
 struct config_parse {

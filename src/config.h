@@ -104,6 +104,12 @@ struct config {
 
 	/* quarantine and alerts */
 	char *quarantine_dir;
+	unsigned quarantine_retention[5]; /* days per enum quarantine_class, 0: for ever */
+	unsigned release_window;          /* seconds */
+	char *digest_from;
+	unsigned digest_max_rows;
+	unsigned alert_window;            /* seconds */
+	unsigned alert_max_per_hour;
 	char *alert_spool_dir;
 	char *alert_to;
 	char **alert_to_list;          /* split alert_to, NULL-terminated */

@@ -11,8 +11,10 @@
 #include "check.h"
 #include "config.h"
 #include "daemon.h"
+#include "digest.h"
 #include "filter.h"
 #include "filter_api.h"
+#include "qcli.h"
 
 static void main_usage(FILE *fp)
 {
@@ -21,6 +23,8 @@ static void main_usage(FILE *fp)
 		    "       klaxon config [--config FILE] --dump | --reference\n"
 		    "       klaxon reload [--config FILE]\n"
 		    "       klaxon filter --test FILE.lua\n"
+		    "       klaxon quarantine [--config FILE] list|show|release|delete|expire|reindex|stats ...\n"
+		    "       klaxon digest [--config FILE] [--since 24h] [--rcpt ADDR] [--send | --stdout]\n"
 		    "       klaxon version\n"
 		    "Without --config, the built-in defaults apply (see `klaxon config --dump`).\n");
 }
@@ -87,6 +91,10 @@ int main(int argc, char **argv)
 		struct filter_opts opts = {.funcs = filter_api_funcs};
 		return filter_test_run(argc - 1, argv + 1, &opts, stdout, stderr);
 	}
+	if (strcmp(cmd, "quarantine") == 0)
+		return qcli_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "digest") == 0)
+		return digest_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
 		return main_version();
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {

@@ -25,11 +25,28 @@
  *	    <raw message, exactly size bytes>
  *	    \nKLAXON-END <id>\n
  *
- *	Fields: id, time (RFC 3339 UTC), class (virus, ...), origin,
- *	client-addr, client-name, helo, auth-user, sender, rcpt (repeated),
- *	queue-id, virus (repeated), reason, size. Values are percent-encoded
- *	for '%', CR, LF and other bytes below 0x20 or 0x7f, so each field is
- *	exactly one line. Absent values are written as empty.
+ *	Fields: id, time (RFC 3339 UTC), class, origin, client-addr,
+ *	client-name, helo, auth-user, sender, rcpt (repeated), queue-id,
+ *	subject, virus (repeated), banned (repeated), flag (repeated, MIME
+ *	anomaly names), payload (hex SHA-256 of the part that earned the
+ *	verdict: the first viral, else banned, part; empty if none), reason,
+ *	size. Values are percent-encoded for '%', CR, LF and other bytes
+ *	below 0x20 or 0x7f, so each field is exactly one line. Absent values
+ *	are written as empty. Readers ignore keys they do not know (entries
+ *	written before a field existed simply lack it).
+ *
+ *	Classes (enum quarantine_class): virus, banned, ambiguous (a MIME
+ *	limit or a refused anomaly: klaxon could not be sure what the message
+ *	holds), policy (a filter's or an early callback's hold), spam (a
+ *	filter's hold with class "spam"). Retention is configured per class.
+ *
+ *	Reading. quarantine_read() checks that an entry is whole (as
+ *	quarantine_entry_check()) and returns its fields, percent-decoded, with
+ *	the offset of the raw message in the file; quarantine_read_message()
+ *	returns the raw message itself. quarantine_delete() unlinks an entry
+ *	and fsyncs the directory. quarantine_list() calls fn for the id of
+ *	every "<id>.kq" in the directory (never temp files, which the durable
+ *	recipe names differently), in no particular order.
  *
  *	The directory is created with mode 0700 if missing; entries are 0600.
  *
@@ -50,15 +67,52 @@
 
 #define QUARANTINE_ID_MAX 48
 
+enum quarantine_class {
+	QUARANTINE_VIRUS = 0,
+	QUARANTINE_BANNED,
+	QUARANTINE_AMBIGUOUS,
+	QUARANTINE_POLICY,
+	QUARANTINE_SPAM,
+	QUARANTINE_CLASS_COUNT
+};
+
 struct quarantine_meta {
 	const struct envelope *env;
-	const char *class;               /* "virus" */
+	const char *class;               /* quarantine_class_name(): "virus", ... */
 	const char *const *viruses;
 	size_t nviruses;
 	const char *reason;              /* free text, may be NULL */
 	time_t when;
 	unsigned long long size;         /* bytes body_writer will write */
+	const char *subject;             /* sanitised Subject, may be NULL */
+	const char *const *banned;       /* banned-name reasons, may be NULL */
+	size_t nbanned;
+	unsigned flags;                  /* enum mime_flag bits */
+	const char *payload;             /* hex SHA-256, may be NULL */
 };
+
+/* One entry as read back; every string is owned by the entry. */
+struct quarantine_entry {
+	char id[QUARANTINE_ID_MAX];
+	time_t when;
+	char *class, *origin, *client_addr, *client_name, *helo, *auth_user, *sender;
+	char *queue_id, *subject, *payload, *reason;
+	char **rcpts;
+	size_t nrcpts;
+	char **viruses;
+	size_t nviruses;
+	char **banned;
+	size_t nbanned;
+	char **flags;
+	size_t nflags;
+	unsigned long long size;         /* bytes of the raw message */
+	long long body_offset;           /* where the raw message starts in the file */
+};
+
+typedef int (*quarantine_list_fn)(const char *id, void *arg); /* non-zero stops */
+
+const char *quarantine_class_name(enum quarantine_class c);
+int quarantine_class_parse(const char *name);                 /* -1 if unknown */
 
 int quarantine_store(const char *dir, const struct quarantine_meta *meta,
 		     durable_writer_fn body_writer, void *body_arg, char *id_out, size_t idlen,
@@ -70,5 +124,13 @@ int quarantine_store(const char *dir, const struct quarantine_meta *meta,
  * Returns 0 if whole, -1 with the reason otherwise.
  */
 int quarantine_entry_check(const char *dir, const char *id, char *err, size_t errlen);
+
+int quarantine_read(const char *dir, const char *id, struct quarantine_entry *e, char *err,
+		    size_t errlen);
+int quarantine_read_message(const char *dir, const struct quarantine_entry *e, char **msg,
+			    size_t *len, char *err, size_t errlen);       /* caller frees *msg */
+void quarantine_entry_clear(struct quarantine_entry *e);
+int quarantine_delete(const char *dir, const char *id, char *err, size_t errlen);
+int quarantine_list(const char *dir, quarantine_list_fn fn, void *arg, char *err, size_t errlen);
 
 #endif

@@ -26,7 +26,7 @@ if nm -A "$lib" 2>/dev/null | grep -q '__asan_init'; then
 fi
 # shellcheck disable=SC2046
 if ! cc "${flags[@]}" -o "$tool" tests/rebuild/rebuild_tool.c "$lib" \
-	$(pkg-config --libs milter libclamav libcrypto libarchive lua5.4) -pthread; then
+	$(pkg-config --libs milter libclamav libcrypto libarchive lua5.4 sqlite3) -pthread; then
 	echo "not ok 1 - build rebuild_tool"
 	exit 1
 fi

@@ -1,16 +1,15 @@
 /*
  * filter_api - the Lua-facing API of the policy filter: MIMEDefang's
- * callbacks, the message object and the actions. See filter_api.h for
- * the contract; the sandbox itself is filter.c and filter_sandbox.c.
+ * callbacks, the actions and the outcome they record, and the notice
+ * rule. See filter_api.h for the contract; the message object and the
+ * functions that only ask are filter_msgobj.c, what both share is
+ * filter_api_int.h; the sandbox itself is filter.c and filter_sandbox.c.
  *
  * Every registered function finds its call through filter_call_arg():
  * a struct fa_call, tagged, which says whether a message is on (ctx) or
- * an early callback runs (early). The message and its parts are built
- * once, in the first push of a run (protected mode, so running out of
- * memory is a Lua error), and kept in the registry: the globals are
- * frozen, and the filter must not be able to swap them anyway.
+ * an early callback runs (early).
  */
-#include "filter_api.h"
+#include "filter_api_int.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -19,28 +18,12 @@
 
 #include <lauxlib.h>
 
-#include "log.h"
 #include "util.h"
 
-#define FA_MAGIC 0x6b6c6170u      /* "klap": this arg is ours */
-#define FA_HEADERS_MAX 1000       /* header fields in msg.headers */
-#define FA_HDR_NAME_MAX 128       /* bytes of a header name to edit */
 #define FA_ADDR_MAX 320           /* bytes of an envelope address */
 #define FA_EDITS_MAX 1000         /* entries per outcome list: C memory, outside the Lua cap */
 #define FA_INDEX_MAX 1000         /* header index for change and delete */
-#define FA_LOG_MAX 1000           /* bytes of an md_syslog text */
 #define FA_NAME_SHOWN 200         /* bytes of a filename quoted in a warning */
-
-/* The arg of every filter_call() made here. */
-struct fa_call {
-	unsigned magic;
-	lua_State *L;                          /* seen in the first push; for the unref */
-	struct filter_msg_ctx *ctx;            /* a message run, or NULL */
-	const struct filter_early_args *early; /* an early callback, or NULL */
-	struct filter_early_result *res;
-	const char *callback;
-	const char *args;                      /* early: argument letters, see fa_early_cbs */
-};
 
 /* A checked SMTP reply: where fa_reply() writes. */
 struct fa_reply {
@@ -78,7 +61,7 @@ static bool fa_is_ctl(unsigned char ch)
 }
 
 /* fa_clean - copy for a log or a warning: controls become '?', cut on a UTF-8 boundary */
-static char *fa_clean(char *dst, size_t dstlen, const char *src, size_t len)
+char *fa_clean(char *dst, size_t dstlen, const char *src, size_t len)
 {
 	if (len >= dstlen) {
 		len = dstlen - 1;
@@ -305,540 +288,12 @@ static char *fa_strdup(lua_State *L, const char *fname, const char *s, char *als
 	return d;
 }
 
-/* ---- where a registered function runs ---- */
-
-static struct fa_call *fa_get(lua_State *L)
-{
-	struct fa_call *c = filter_call_arg(L);
-
-	return c != NULL && c->magic == FA_MAGIC ? c : NULL;
-}
-
-/* fa_need - the message, or an error: outside a message run there is nothing to act on */
-static struct filter_msg_ctx *fa_need(lua_State *L, const char *fname)
-{
-	struct fa_call *c = fa_get(L);
-
-	if (c == NULL || c->ctx == NULL)
-		luaL_error(L, "%s: no message here (only in filter_begin, filter, filter_multipart, filter_end)",
-			   fname);
-	return c->ctx;
-}
-
-static size_t fa_nparts(const struct filter_msg_ctx *ctx)
-{
-	return ctx->mime != NULL ? ctx->mime->nparts : 0;
-}
-
-/* fa_ipart - the inspect record of part i, if there is one that matches it */
-static const struct inspect_part *fa_ipart(const struct filter_msg_ctx *ctx, size_t i)
-{
-	const struct inspect_result *r = ctx->insp;
-
-	if (r == NULL || r->parts == NULL || i >= r->nparts || r->parts[i].verdict == NULL ||
-	    strcmp(r->parts[i].path, ctx->mime->parts[i].path) != 0)
-		return NULL;
-	return &r->parts[i];
-}
-
-/* fa_part_verdict - what inspect said of part i; nothing said is "unscanned", never clean */
-static const char *fa_part_verdict(const struct filter_msg_ctx *ctx, size_t i)
-{
-	const struct inspect_part *ip = fa_ipart(ctx, i);
-
-	return ip != NULL ? ip->verdict : "unscanned";
-}
-
-/*
- * fa_part_arg - the part index for the argument at idx: a part table
- * (its index field, read raw and range-checked: the filter may have
- * changed it), or, when absent, the part of the running filter().
- */
-static size_t fa_part_arg(lua_State *L, struct filter_msg_ctx *ctx, int idx, const char *fname)
-{
-	int t = lua_type(L, idx);
-
-	if (t == LUA_TNONE || t == LUA_TNIL) {
-		if (ctx->current_part < 0)
-			luaL_error(L, "%s: give the part: %s has no current part", fname,
-				   ctx->callback != NULL ? ctx->callback : "this callback");
-		return (size_t)ctx->current_part;
-	}
-	if (t != LUA_TTABLE)
-		luaL_error(L, "%s: the part must be a part table, not a %s", fname, lua_typename(L, t));
-	lua_pushliteral(L, "index");
-	lua_rawget(L, idx);
-	int isint = 0;
-	lua_Integer i = lua_tointegerx(L, -1, &isint);
-	lua_pop(L, 1);
-	if (!isint || i < 1 || (lua_Unsigned)i > fa_nparts(ctx))
-		luaL_error(L, "%s: the part table has no valid index (1..%d)", fname, (int)fa_nparts(ctx));
-	return (size_t)(i - 1);
-}
-
-/* ---- the message object ---- */
-
-static void fa_setstr(lua_State *L, const char *key, const char *val)
-{
-	if (val == NULL)
-		return;
-	lua_pushstring(L, val);
-	lua_setfield(L, -2, key);
-}
-
-static void fa_setint(lua_State *L, const char *key, unsigned long long v)
-{
-	lua_pushinteger(L, v > (unsigned long long)LUA_MAXINTEGER ? LUA_MAXINTEGER : (lua_Integer)v);
-	lua_setfield(L, -2, key);
-}
-
-static const char *fa_nonempty(const char *s)
-{
-	return s != NULL && *s != '\0' ? s : NULL;
-}
-
-/* fa_names_add - append name to the array at arr, once if set (a table used as a set) is not 0 */
-static void fa_names_add(lua_State *L, int arr, int set, const char *name, size_t len)
-{
-	if (set != 0) {
-		lua_pushlstring(L, name, len);
-		if (lua_rawget(L, set) != LUA_TNIL) {
-			lua_pop(L, 1);
-			return;
-		}
-		lua_pop(L, 1);
-		lua_pushlstring(L, name, len);
-		lua_pushboolean(L, 1);
-		lua_rawset(L, set);
-	}
-	lua_pushlstring(L, name, len);
-	lua_rawseti(L, arr, (lua_Integer)lua_rawlen(L, arr) + 1);
-}
-
-/* fa_names_split - the names of inspect's detail ("a, b", inspect_join) into arr */
-static void fa_names_split(lua_State *L, int arr, int set, const char *detail)
-{
-	const char *p = detail;
-
-	while (p != NULL && *p != '\0') {
-		const char *e = strstr(p, ", ");
-		size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
-		if (n > 0)
-			fa_names_add(L, arr, set, p, n);
-		p = e != NULL ? e + 2 : p + n;
-	}
-}
-
-/* fa_part_viruses - the virus names inspect gave part i, into arr */
-static void fa_part_viruses(lua_State *L, const struct filter_msg_ctx *ctx, size_t i, int arr, int set)
-{
-	const struct inspect_part *ip = fa_ipart(ctx, i);
-
-	if (ip != NULL && strcmp(ip->verdict, "virus") == 0)
-		fa_names_split(L, arr, set, ip->detail);
-}
-
-/* fa_push_flags - an array of the flag names in flags */
-static void fa_push_flags(lua_State *L, unsigned flags)
-{
-	lua_createtable(L, 4, 0);
-	for (unsigned b = 0; b < MIME_FLAG_COUNT; b++)
-		if (flags & (1u << b)) {
-			lua_pushstring(L, mime_flag_name((enum mime_flag)(1u << b)));
-			lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-		}
-}
-
-/* fa_build_part - the table of part i, without parent and children links */
-static void fa_build_part(lua_State *L, const struct filter_msg_ctx *ctx, size_t i)
-{
-	const struct mime_part *p = &ctx->mime->parts[i];
-	char hex[65] = "";
-
-	lua_createtable(L, 0, 20);
-	fa_setint(L, "index", i + 1);
-	fa_setstr(L, "path", p->path);
-	fa_setstr(L, "type", p->content_type != NULL ? p->content_type : "text/plain");
-	fa_setstr(L, "charset", p->charset != NULL ? p->charset : "");
-	fa_setstr(L, "disposition", p->disposition != NULL ? p->disposition : "");
-	fa_setstr(L, "encoding", mime_cte_name(p->cte));
-	fa_setstr(L, "filename", p->filename != NULL ? p->filename : "");
-	lua_createtable(L, (int)p->nnames, 0);
-	for (size_t k = 0; k < p->nnames; k++)
-		if (p->names[k].name != NULL) {
-			lua_pushstring(L, p->names[k].name);
-			lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-		}
-	lua_setfield(L, -2, "filenames");
-	if (p->extension[0] != '\0')
-		lua_pushfstring(L, ".%s", p->extension);
-	else
-		lua_pushliteral(L, "");
-	lua_setfield(L, -2, "extension");
-	fa_setint(L, "size", p->size);
-	if (p->leaf)
-		for (int k = 0; k < 32; k++)
-			snprintf(hex + 2 * k, 3, "%02x", p->sha256[k]);
-	fa_setstr(L, "sha256", hex);
-	fa_push_flags(L, p->flags);
-	lua_setfield(L, -2, "flags");
-	fa_setstr(L, "verdict", fa_part_verdict(ctx, i));
-	lua_newtable(L);
-	fa_part_viruses(L, ctx, i, lua_gettop(L), 0);
-	lua_setfield(L, -2, "viruses");
-	lua_pushboolean(L, p->leaf);
-	lua_setfield(L, -2, "leaf");
-	lua_newtable(L);
-	lua_setfield(L, -2, "children");
-}
-
-/* fa_link_parts - parent and children fields, in the parts array at idx */
-static void fa_link_parts(lua_State *L, const struct filter_msg_ctx *ctx, int parts)
-{
-	size_t n = fa_nparts(ctx);
-
-	for (size_t i = 0; i < n; i++) {
-		int parent = ctx->mime->parts[i].parent;
-		if (parent < 0 || (size_t)parent >= n || (size_t)parent == i)
-			continue;
-		lua_rawgeti(L, parts, (lua_Integer)i + 1);
-		lua_rawgeti(L, parts, (lua_Integer)parent + 1);
-		lua_pushvalue(L, -1);
-		lua_setfield(L, -3, "parent");
-		lua_getfield(L, -1, "children");
-		lua_pushvalue(L, -3);
-		lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-		lua_pop(L, 3);
-	}
-}
-
-static bool fa_wsp(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* fa_line_next - the offset after the line at pos (after its LF, or len) */
-static size_t fa_line_next(const char *buf, size_t len, size_t pos)
-{
-	const char *nl = memchr(buf + pos, '\n', len - pos);
-
-	return nl != NULL ? (size_t)(nl - buf) + 1 : len;
-}
-
-/* fa_field_name_ok - printable ASCII without ':' or space, as RFC 5322 and the header edits want */
-static bool fa_field_name_ok(const char *s, size_t len)
-{
-	if (len == 0)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f || s[i] == ':')
-			return false;
-	return true;
-}
-
-/*
- * fa_push_value - the unfolded value of a field: from pos (after the
- * colon) to end, each line's CR LF removed and the WSP that folds it
- * kept; leading white space trimmed.
- */
-static void fa_push_value(lua_State *L, const char *buf, size_t len, size_t pos, size_t end)
-{
-	luaL_Buffer b;
-	bool started = false;
-
-	luaL_buffinit(L, &b);
-	while (pos < end) {
-		size_t next = fa_line_next(buf, len, pos), stop = next;
-		if (stop > pos && buf[stop - 1] == '\n')
-			stop--;
-		if (stop > pos && buf[stop - 1] == '\r')
-			stop--;
-		if (!started)
-			while (pos < stop && fa_wsp(buf[pos]))
-				pos++;
-		if (pos < stop) {
-			started = true;
-			luaL_addlstring(&b, buf + pos, stop - pos);
-		}
-		pos = next;
-	}
-	luaL_pushresult(&b);
-}
-
-/*
- * fa_push_headers - msg.headers and msg.header from the top-level header
- * block: lines that are not a field (no colon, a bad name, a stray
- * continuation) are skipped, and at most FA_HEADERS_MAX fields are kept.
- */
-static void fa_push_headers(lua_State *L, const char *buf, size_t len)
-{
-	size_t pos = 0;
-	int n = 0;
-
-	lua_createtable(L, 16, 0);
-	int arr = lua_gettop(L);
-	lua_createtable(L, 0, 16);
-	int map = lua_gettop(L);
-	while (buf != NULL && pos < len && n < FA_HEADERS_MAX) {
-		size_t end = fa_line_next(buf, len, pos);
-		while (end < len && fa_wsp(buf[end]))
-			end = fa_line_next(buf, len, end);
-		const char *colon = memchr(buf + pos, ':', end - pos);
-		const char *nl = memchr(buf + pos, '\n', end - pos);
-		size_t nlen = colon != NULL ? (size_t)(colon - (buf + pos)) : 0;
-		while (nlen > 0 && fa_wsp(buf[pos + nlen - 1]))
-			nlen--;
-		if (colon == NULL || (nl != NULL && nl < colon) || !fa_field_name_ok(buf + pos, nlen)) {
-			pos = end;
-			continue;
-		}
-		lua_createtable(L, 0, 2);
-		lua_pushlstring(L, buf + pos, nlen);
-		lua_setfield(L, -2, "name");
-		fa_push_value(L, buf, len, (size_t)(colon - buf) + 1, end);
-		lua_pushvalue(L, -1);
-		lua_setfield(L, -3, "value");
-		lua_insert(L, -2);
-		lua_rawseti(L, arr, ++n);
-
-		char lname[FA_HDR_NAME_MAX + 1];
-		if (nlen <= FA_HDR_NAME_MAX) {
-			for (size_t i = 0; i < nlen; i++) {
-				char ch = buf[pos + i];
-				lname[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
-			}
-			lua_pushlstring(L, lname, nlen);
-			if (lua_rawget(L, map) == LUA_TNIL) {
-				lua_pushlstring(L, lname, nlen);
-				lua_pushvalue(L, -3);
-				lua_rawset(L, map);
-			}
-			lua_pop(L, 1);
-		}
-		lua_pop(L, 1);
-		pos = end;
-	}
-}
-
-/* fa_build_envelope - the envelope fields of msg (on top); absent strings are "", ids nil */
-static void fa_build_envelope(lua_State *L, const struct envelope *env)
-{
-	static const struct envelope none = {.sender = ""};
-
-	if (env == NULL)
-		env = &none;
-	fa_setstr(L, "sender", env->sender != NULL ? env->sender : "");
-	lua_createtable(L, (int)env->nrcpts, 0);
-	for (size_t i = 0; env->rcpts != NULL && i < env->nrcpts; i++)
-		if (env->rcpts[i] != NULL) {
-			lua_pushstring(L, env->rcpts[i]);
-			lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-		}
-	lua_setfield(L, -2, "recipients");
-	fa_setstr(L, "client_addr", env->client_addr != NULL ? env->client_addr : "");
-	fa_setstr(L, "client_name", env->client_name != NULL ? env->client_name : "");
-	fa_setstr(L, "helo", env->helo != NULL ? env->helo : "");
-	fa_setstr(L, "auth_user", fa_nonempty(env->auth_user));
-	fa_setstr(L, "queue_id", fa_nonempty(env->queue_id));
-	fa_setstr(L, "origin", origin_name(env->origin));
-}
-
-/* fa_build_verdicts - verdict, viruses, banned, limit and flags of msg (on top) */
-static void fa_build_verdicts(lua_State *L, const struct filter_msg_ctx *ctx)
-{
-	const struct inspect_result *r = ctx->insp;
-
-	fa_setstr(L, "verdict", policy_verdict_name(ctx->verdict));
-	lua_newtable(L);
-	int arr = lua_gettop(L);
-	lua_newtable(L);
-	for (size_t i = 0; r != NULL && r->scan.viruses != NULL && i < r->scan.nviruses; i++)
-		if (r->scan.viruses[i] != NULL)
-			fa_names_add(L, arr, arr + 1, r->scan.viruses[i], strlen(r->scan.viruses[i]));
-	for (size_t i = 0; i < fa_nparts(ctx); i++)
-		fa_part_viruses(L, ctx, i, arr, arr + 1);
-	lua_pop(L, 1);
-	lua_setfield(L, -2, "viruses");
-	if (r != NULL && r->banned)
-		fa_setstr(L, "banned", r->banned_reason);
-	if (r != NULL && r->limit != MIME_LIMIT_NONE)
-		fa_setstr(L, "limit", r->limit_detail[0] != '\0' ? r->limit_detail : mime_limit_name(r->limit));
-	fa_push_flags(L, r != NULL ? r->flags : ctx->mime != NULL ? ctx->mime->flags : 0);
-	lua_setfield(L, -2, "flags");
-	if (ctx->reason != NULL && ctx->reason[0] != '\0')
-		fa_setstr(L, "reason", ctx->reason);
-}
-
-/*
- * fa_build - (protected, in a push) the message and parts tables, once
- * per run, referenced from the registry.
- */
-static void fa_build(lua_State *L, struct fa_call *c)
-{
-	struct filter_msg_ctx *ctx = c->ctx;
-	size_t n = fa_nparts(ctx);
-
-	c->L = L;
-	if (ctx->msg_ref != LUA_NOREF && ctx->parts_ref != LUA_NOREF)
-		return;
-	if (ctx->msg_ref != LUA_NOREF || ctx->parts_ref != LUA_NOREF) /* a failed build ends the run */
-		luaL_error(L, "filter: the message object is incomplete");
-	luaL_checkstack(L, 16, "the message object");
-	lua_createtable(L, (int)n, 0);
-	int parts = lua_gettop(L);
-	for (size_t i = 0; i < n; i++) {
-		fa_build_part(L, ctx, i);
-		lua_rawseti(L, parts, (lua_Integer)i + 1);
-	}
-	fa_link_parts(L, ctx, parts);
-
-	lua_createtable(L, 0, 24);
-	fa_build_envelope(L, ctx->env);
-	fa_setint(L, "size", ctx->size);
-	fa_push_headers(L, ctx->mime != NULL ? ctx->mime->header_block : NULL,
-			ctx->mime != NULL ? ctx->mime->header_len : 0);
-	if (ctx->subject != NULL)
-		lua_pushstring(L, ctx->subject);
-	else if (lua_getfield(L, -1, "subject") == LUA_TNIL) {
-		lua_pop(L, 1);
-		lua_pushliteral(L, "");
-	}
-	lua_setfield(L, -4, "subject");
-	lua_setfield(L, -3, "header");
-	lua_setfield(L, -2, "headers");
-	fa_build_verdicts(L, ctx);
-	lua_pushvalue(L, parts);
-	lua_setfield(L, -2, "parts");
-	lua_rawgeti(L, parts, 1);
-	lua_setfield(L, -2, "root");
-
-	ctx->msg_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	ctx->parts_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-}
-
-/* ---- functions that ask ---- */
-
-/* l_message_contains_virus - any reading, any part: infected, names */
-static int l_message_contains_virus(lua_State *L)
-{
-	struct filter_msg_ctx *ctx = fa_need(L, "message_contains_virus");
-	const struct inspect_result *r = ctx->insp;
-	bool infected = r != NULL && r->scan.status == SCAN_VIRUS;
-
-	lua_settop(L, 0);
-	lua_newtable(L);
-	lua_newtable(L);
-	for (size_t i = 0; r != NULL && r->scan.viruses != NULL && i < r->scan.nviruses; i++)
-		if (r->scan.viruses[i] != NULL)
-			fa_names_add(L, 1, 2, r->scan.viruses[i], strlen(r->scan.viruses[i]));
-	for (size_t i = 0; i < fa_nparts(ctx); i++) {
-		infected = infected || strcmp(fa_part_verdict(ctx, i), "virus") == 0;
-		fa_part_viruses(L, ctx, i, 1, 2);
-	}
-	lua_pop(L, 1);
-	lua_pushboolean(L, infected || lua_rawlen(L, 1) > 0);
-	lua_insert(L, 1);
-	return 2;
-}
-
-/* fa_within - whether part j is part i or below it */
-static bool fa_within(const struct filter_msg_ctx *ctx, size_t j, size_t i)
-{
-	size_t n = fa_nparts(ctx);
-
-	for (size_t hops = 0; hops <= n; hops++) {
-		if (j == i)
-			return true;
-		int parent = ctx->mime->parts[j].parent;
-		if (parent < 0 || (size_t)parent >= n)
-			return false;
-		j = (size_t)parent;
-	}
-	return false;
-}
-
-/* l_entity_contains_virus - the part and everything below it: infected, names */
-static int l_entity_contains_virus(lua_State *L)
-{
-	struct filter_msg_ctx *ctx = fa_need(L, "entity_contains_virus");
-	size_t i = fa_part_arg(L, ctx, 1, "entity_contains_virus");
-	bool infected = false;
-
-	lua_settop(L, 0);
-	lua_newtable(L);
-	lua_newtable(L);
-	for (size_t j = i; j < fa_nparts(ctx); j++) {
-		if (!fa_within(ctx, j, i))
-			continue;
-		infected = infected || strcmp(fa_part_verdict(ctx, j), "virus") == 0;
-		fa_part_viruses(L, ctx, j, 1, 2);
-	}
-	lua_pop(L, 1);
-	lua_pushboolean(L, infected || lua_rawlen(L, 1) > 0);
-	lua_insert(L, 1);
-	return 2;
-}
-
-/* l_part_body - a leaf's decoded bytes, up to max; "" for a container */
-static int l_part_body(lua_State *L)
-{
-	struct filter_msg_ctx *ctx = fa_need(L, "part_body");
-	const struct mime_part *p = &ctx->mime->parts[fa_part_arg(L, ctx, 1, "part_body")];
-	size_t n = p->data != NULL ? p->size : 0;
-
-	if (!lua_isnoneornil(L, 2)) {
-		int isint = 0;
-		lua_Integer max = lua_tointegerx(L, 2, &isint);
-		if (!isint || max < 0)
-			return luaL_error(L, "part_body: max must be a whole number >= 0");
-		if ((lua_Unsigned)max < n)
-			n = (size_t)max;
-	}
-	lua_pushlstring(L, n > 0 ? (const char *)p->data : "", n);
-	return 1;
-}
-
-/* l_md_syslog - one log line, "QID: filter: text", controls made harmless */
-static int l_md_syslog(lua_State *L)
-{
-	static const struct {
-		const char *name;
-		void (*fn)(const char *fmt, ...);
-	} prio[] = {
-		{"debug", log_debug}, {"info", log_info},   {"notice", log_info}, {"warning", log_warn},
-		{"warn", log_warn},   {"err", log_error},   {"error", log_error}, {"crit", log_error},
-		{"alert", log_error}, {"emerg", log_error},
-	};
-	const char *p = luaL_checkstring(L, 1);
-	size_t len;
-	const char *text = luaL_checklstring(L, 2, &len);
-	struct fa_call *c = fa_get(L);
-	const char *qid = NULL;
-	char clean[FA_LOG_MAX + 1], cqid[64];
-
-	if (c != NULL && c->ctx != NULL && c->ctx->env != NULL)
-		qid = fa_nonempty(c->ctx->env->queue_id);
-	else if (c != NULL && c->early != NULL)
-		qid = fa_nonempty(c->early->queue_id);
-	for (size_t i = 0; i < sizeof(prio) / sizeof(prio[0]); i++) {
-		if (strcmp(p, prio[i].name) != 0)
-			continue;
-		fa_clean(clean, sizeof(clean), text, len);
-		if (qid != NULL)
-			prio[i].fn("%s: filter: %s", fa_clean(cqid, sizeof(cqid), qid, strlen(qid)), clean);
-		else
-			prio[i].fn("filter: %s", clean);
-		return 0;
-	}
-	return luaL_error(L, "md_syslog: unknown priority (use \"info\", \"warning\" or \"err\")");
-}
-
 /* ---- message actions ---- */
 
 /* fa_msg_action - record a message action; the strongest wins, a later one of equal strength replaces */
 static int fa_msg_action(lua_State *L, const char *fname, enum filter_msg_action a)
 {
-	struct filter_msg_ctx *ctx = fa_need(L, fname);
+	struct filter_msg_ctx *ctx = fmo_need(L, fname);
 	struct filter_outcome *out = &ctx->out;
 	char code[4] = "", dsn[16] = "", text[FILTER_TEXT_MAX + 1] = "";
 	struct fa_reply r = {code, dsn, text};
@@ -877,7 +332,7 @@ static int l_action_discard(lua_State *L)
 /* l_action_quarantine_entire_message - keep a durable copy; the reason is cut to fit */
 static int l_action_quarantine_entire_message(lua_State *L)
 {
-	struct filter_msg_ctx *ctx = fa_need(L, "action_quarantine_entire_message");
+	struct filter_msg_ctx *ctx = fmo_need(L, "action_quarantine_entire_message");
 	const char *reason = fa_text(L, 1, "action_quarantine_entire_message", "the reason", FILTER_TEXT_MAX,
 				     false);
 
@@ -909,9 +364,9 @@ static void fa_part_set(struct filter_outcome *out, size_t i, enum filter_part_a
 static int fa_part_action(lua_State *L, const char *fname, enum filter_part_action a, int text_idx,
 			  int part_idx)
 {
-	struct filter_msg_ctx *ctx = fa_need(L, fname);
+	struct filter_msg_ctx *ctx = fmo_need(L, fname);
 	const char *text = text_idx > 0 ? fa_text(L, text_idx, fname, "the warning", FILTER_NOTE_MAX, true) : NULL;
-	size_t i = fa_part_arg(L, ctx, part_idx, fname);
+	size_t i = fmo_part_arg(L, ctx, part_idx, fname);
 	char *t = text != NULL ? fa_strdup(L, fname, text, NULL) : NULL;
 
 	fa_part_set(&ctx->out, i, a, t, false, NULL);
@@ -945,8 +400,8 @@ static int l_action_accept_part(lua_State *L)
 static int l_action_quarantine(lua_State *L)
 {
 	static const char fname[] = "action_quarantine";
-	struct filter_msg_ctx *ctx = fa_need(L, fname);
-	size_t i = fa_part_arg(L, ctx, 1, fname);
+	struct filter_msg_ctx *ctx = fmo_need(L, fname);
+	size_t i = fmo_part_arg(L, ctx, 1, fname);
 	const char *reason = fa_text(L, 2, fname, "the reason", FILTER_TEXT_MAX, false);
 	const struct mime_part *p = &ctx->mime->parts[i];
 	char what[FA_NAME_SHOWN + 128], why[FILTER_TEXT_MAX + 8] = "", warn[1024];
@@ -977,7 +432,7 @@ static int l_action_quarantine(lua_State *L)
 /* fa_hdr - record one header edit, its arguments checked */
 static int fa_hdr(lua_State *L, const char *fname, enum filter_hdr_op op)
 {
-	struct filter_msg_ctx *ctx = fa_need(L, fname);
+	struct filter_msg_ctx *ctx = fmo_need(L, fname);
 	struct filter_outcome *out = &ctx->out;
 	size_t nlen;
 	const char *name = fa_opt_str(L, 1, fname, "the header name", &nlen);
@@ -985,7 +440,7 @@ static int fa_hdr(lua_State *L, const char *fname, enum filter_hdr_op op)
 	lua_Integer index = 0;
 	int index_idx = op == FILTER_HDR_CHANGE ? 3 : op == FILTER_HDR_DELETE ? 2 : 0;
 
-	if (name == NULL || nlen > FA_HDR_NAME_MAX || !fa_field_name_ok(name, nlen))
+	if (name == NULL || nlen > FA_HDR_NAME_MAX || !fmo_field_name_ok(name, nlen))
 		return luaL_error(L, "%s: the header name must be 1 to %d bytes of printable ASCII without "
 				  "':' or space", fname, FA_HDR_NAME_MAX);
 	if (op == FILTER_HDR_ADD || op == FILTER_HDR_CHANGE)
@@ -1042,7 +497,7 @@ static const char *fa_addr(lua_State *L, const char *fname)
 
 static int fa_rcpt(lua_State *L, const char *fname, bool add)
 {
-	struct filter_msg_ctx *ctx = fa_need(L, fname);
+	struct filter_msg_ctx *ctx = fmo_need(L, fname);
 	struct filter_outcome *out = &ctx->out;
 	const char *a = fa_addr(L, fname);
 
@@ -1064,7 +519,7 @@ static int l_delete_recipient(lua_State *L)
 
 static int l_change_sender(lua_State *L)
 {
-	struct filter_msg_ctx *ctx = fa_need(L, "change_sender");
+	struct filter_msg_ctx *ctx = fmo_need(L, "change_sender");
 	char *a = fa_strdup(L, "change_sender", fa_addr(L, "change_sender"), NULL);
 
 	free(ctx->out.new_sender);
@@ -1076,7 +531,7 @@ static int l_change_sender(lua_State *L)
 
 static int fa_notice(lua_State *L, const char *fname, bool to_sender)
 {
-	struct filter_msg_ctx *ctx = fa_need(L, fname);
+	struct filter_msg_ctx *ctx = fmo_need(L, fname);
 	struct filter_outcome *out = &ctx->out;
 	const char *text = fa_text(L, 1, fname, "the text", FILTER_NOTE_MAX, true);
 
@@ -1098,10 +553,10 @@ static int l_action_notify_sender(lua_State *L)
 }
 
 const struct filter_reg filter_api_funcs[] = {
-	{"message_contains_virus", l_message_contains_virus},
-	{"entity_contains_virus", l_entity_contains_virus},
-	{"part_body", l_part_body},
-	{"md_syslog", l_md_syslog},
+	{"message_contains_virus", fmo_message_contains_virus},
+	{"entity_contains_virus", fmo_entity_contains_virus},
+	{"part_body", fmo_part_body},
+	{"md_syslog", fmo_md_syslog},
 	{"action_accept", l_action_accept},
 	{"action_bounce", l_action_bounce},
 	{"action_tempfail", l_action_tempfail},
@@ -1140,11 +595,6 @@ static const struct {
 	{"filter_recipient", "rsinfhI"},
 };
 
-static void fa_pushstr(lua_State *L, const char *s)
-{
-	lua_pushstring(L, s != NULL ? s : "");
-}
-
 /* fa_early_push - the callback's arguments, absent values "" */
 static void fa_early_push(lua_State *L, void *arg)
 {
@@ -1156,28 +606,28 @@ static void fa_early_push(lua_State *L, void *arg)
 	for (const char *k = c->args; *k != '\0'; k++) {
 		switch (*k) {
 		case 'i':
-			fa_pushstr(L, a->ip);
+			fmo_pushstr(L, a->ip);
 			break;
 		case 'n':
-			fa_pushstr(L, a->name);
+			fmo_pushstr(L, a->name);
 			break;
 		case 'h':
-			fa_pushstr(L, a->helo);
+			fmo_pushstr(L, a->helo);
 			break;
 		case 's':
-			fa_pushstr(L, a->sender);
+			fmo_pushstr(L, a->sender);
 			break;
 		case 'r':
-			fa_pushstr(L, a->rcpt);
+			fmo_pushstr(L, a->rcpt);
 			break;
 		case 'f':
-			fa_pushstr(L, a->first);
+			fmo_pushstr(L, a->first);
 			break;
 		default:
 			lua_createtable(L, 0, 3);
-			fa_setstr(L, "auth_user", fa_nonempty(a->auth_user));
-			fa_setstr(L, "origin", origin_name(a->origin));
-			fa_setstr(L, "queue_id", fa_nonempty(a->queue_id));
+			fmo_setstr(L, "auth_user", fmo_nonempty(a->auth_user));
+			fmo_setstr(L, "origin", origin_name(a->origin));
+			fmo_setstr(L, "queue_id", fmo_nonempty(a->queue_id));
 			break;
 		}
 	}
@@ -1257,56 +707,6 @@ enum filter_status filter_api_early(struct filter_state *st, const char *callbac
 
 /* ---- message callbacks ---- */
 
-static void fa_push_msg(lua_State *L, void *arg)
-{
-	struct fa_call *c = arg;
-
-	fa_build(L, c);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, c->ctx->msg_ref);
-}
-
-/* fa_push_part - part, filename, extension (with its dot), type: from the parser, whatever the filter wrote */
-static void fa_push_part(lua_State *L, void *arg)
-{
-	struct fa_call *c = arg;
-	size_t i = (size_t)c->ctx->current_part;
-	const struct mime_part *p = &c->ctx->mime->parts[i];
-
-	fa_build(L, c);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, c->ctx->parts_ref);
-	lua_rawgeti(L, -1, (lua_Integer)i + 1);
-	lua_remove(L, -2);
-	fa_pushstr(L, p->filename);
-	if (p->extension[0] != '\0')
-		lua_pushfstring(L, ".%s", p->extension);
-	else
-		lua_pushliteral(L, "");
-	fa_pushstr(L, p->content_type != NULL ? p->content_type : "text/plain");
-}
-
-/* fa_unref_run - (protected) drop the run's registry references */
-static int fa_unref_run(lua_State *L)
-{
-	struct filter_msg_ctx *ctx = lua_touserdata(L, 1);
-
-	luaL_unref(L, LUA_REGISTRYINDEX, ctx->msg_ref);
-	luaL_unref(L, LUA_REGISTRYINDEX, ctx->parts_ref);
-	return 0;
-}
-
-/* fa_unref - after the run, so the message can be collected; protected, the state may be at its cap */
-static void fa_unref(struct fa_call *c)
-{
-	if (c->L != NULL && (c->ctx->msg_ref != LUA_NOREF || c->ctx->parts_ref != LUA_NOREF)) {
-		lua_settop(c->L, 0);
-		lua_pushcfunction(c->L, fa_unref_run);
-		lua_pushlightuserdata(c->L, c->ctx);
-		(void)lua_pcall(c->L, 1, 0, 0);
-		lua_settop(c->L, 0);
-	}
-	c->ctx->msg_ref = c->ctx->parts_ref = LUA_NOREF;
-}
-
 /* fa_run - one message callback on what is left of the message's budget; undefined is fine */
 static enum filter_status fa_run(struct filter_state *st, struct fa_call *c, const char *name, int part,
 				 unsigned long budget, unsigned long *used, char *err, size_t errlen)
@@ -1319,7 +719,7 @@ static enum filter_status fa_run(struct filter_state *st, struct fa_call *c, con
 	}
 	ctx->callback = name;
 	ctx->current_part = part;
-	enum filter_status s = filter_call(st, name, part < 0 ? fa_push_msg : fa_push_part, NULL, c,
+	enum filter_status s = filter_call(st, name, part < 0 ? fmo_push_msg : fmo_push_part, NULL, c,
 					   budget - *used, err, errlen);
 	*used += filter_state_used(st);
 	ctx->callback = NULL;
@@ -1332,7 +732,7 @@ enum filter_status filter_api_message(struct filter_state *st, struct filter_msg
 				      unsigned long budget, char *err, size_t errlen)
 {
 	struct fa_call c = {.magic = FA_MAGIC, .ctx = ctx};
-	size_t n = fa_nparts(ctx);
+	size_t n = fmo_nparts(ctx);
 	unsigned long used = 0;
 
 	ctx->msg_ref = ctx->parts_ref = LUA_NOREF;
@@ -1351,7 +751,7 @@ enum filter_status filter_api_message(struct filter_state *st, struct filter_msg
 			   &used, err, errlen);
 	if (s == FILTER_OK)
 		s = fa_run(st, &c, "filter_end", -1, budget, &used, err, errlen);
-	fa_unref(&c);
+	fmo_unref(&c);
 	return s;
 }
 

@@ -269,7 +269,7 @@ struct filter_msg_ctx {
 	const char *reason;                    /* the verdict's reason (built-in reply's %r), or NULL */
 	unsigned long long size;
 	struct filter_outcome out;
-	/* private to filter_api.c while a run is on */
+	/* private to filter_api.c and filter_msgobj.c (the message object) while a run is on */
 	int current_part;                      /* index, -1 outside filter()/filter_multipart() */
 	const char *callback;
 	int msg_ref;                           /* registry refs of the message and parts tables */

@@ -336,7 +336,12 @@ static int l_action_quarantine_entire_message(lua_State *L)
 	const char *reason = fa_text(L, 1, "action_quarantine_entire_message", "the reason", FILTER_TEXT_MAX,
 				     false);
 
+	const char *class = luaL_optstring(L, 2, "policy");
+	/* A filter may hold mail as policy or spam; virus, banned and ambiguous are klaxon's findings. */
+	if (strcmp(class, "policy") != 0 && strcmp(class, "spam") != 0)
+		return luaL_error(L, "action_quarantine_entire_message: the class must be \"policy\" or \"spam\"");
 	ctx->out.quarantine_message = true;
+	snprintf(ctx->out.quarantine_class, sizeof(ctx->out.quarantine_class), "%s", class);
 	if (reason != NULL)
 		fa_clean(ctx->out.quarantine_reason, sizeof(ctx->out.quarantine_reason), reason, strlen(reason));
 	return 0;

@@ -95,7 +95,8 @@
  *	    action_bounce([text [, code [, dsn]]])     5xx, default 554 5.7.1
  *	    action_tempfail([text [, code [, dsn]]])   4xx, default 451 4.7.1
  *	    action_discard()
- *	    action_quarantine_entire_message([reason])
+ *	    action_quarantine_entire_message([reason [, class]])  class "policy"
+ *	                                  (default) or "spam", for a clean message
  *	  part actions (part defaults to the part of the running filter() or
  *	  filter_multipart(); in filter_begin/filter_end it is required):
  *	    action_drop([part])
@@ -243,6 +244,7 @@ struct filter_outcome {
 
 	bool quarantine_message;     /* action_quarantine_entire_message */
 	char quarantine_reason[256];
+	char quarantine_class[8];    /* "policy" or "spam"; "" if not called */
 
 	size_t nparts;               /* == mime->nparts */
 	unsigned char *part_action;  /* enum filter_part_action, per part index */

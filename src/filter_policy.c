@@ -47,7 +47,9 @@ static void fp_note(struct pipeline_result *r, const char *fmt, ...)
 /* fp_class - the quarantine class of a copy the filter caused */
 static const char *fp_class(const struct pipeline_result *r)
 {
-	return r->verdict == VERDICT_CLEAN ? "policy" : policy_verdict_name(r->verdict);
+	if (r->fo.quarantine_class[0] && r->verdict == VERDICT_CLEAN)
+		return r->fo.quarantine_class; /* "spam" or "policy": a filter may name only those */
+	return pipeline_quarantine_class(r->verdict);
 }
 
 /* fp_set_reply - the filter's own code, DSN and text */

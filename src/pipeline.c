@@ -9,12 +9,14 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alert.h"
 #include "filter_policy.h"
 #include "log.h"
 #include "quarantine.h"
+#include "release.h"
 
 /* pipeline_sanitize - copy, with control characters and '%' made harmless */
 void pipeline_sanitize(char *dst, size_t dstlen, const char *src)
@@ -141,10 +143,42 @@ void pipeline_fail(struct pipeline_result *r, const char *reason, const char *de
 		snprintf(r->detail, sizeof(r->detail), "%s", detail);
 }
 
+/* pipeline_quarantine_class - the store's class for a verdict (quarantine.h) */
+const char *pipeline_quarantine_class(enum verdict v)
+{
+	switch (v) {
+	case VERDICT_VIRUS:
+		return quarantine_class_name(QUARANTINE_VIRUS);
+	case VERDICT_BANNED:
+		return quarantine_class_name(QUARANTINE_BANNED);
+	case VERDICT_LIMIT:
+	case VERDICT_ANOMALY:
+		return quarantine_class_name(QUARANTINE_AMBIGUOUS);
+	case VERDICT_CLEAN:
+	case VERDICT_OVERSIZE:
+	case VERDICT_ERROR:
+	case VERDICT_COUNT:
+		break;
+	}
+	return quarantine_class_name(QUARANTINE_POLICY);
+}
+
+/* pipeline_payload - the part that earned the verdict: the first viral, else banned, leaf */
+static const char *pipeline_payload(const struct inspect_result *insp)
+{
+	static const char *const order[] = {"virus", "banned"};
+	for (size_t k = 0; k < 2; k++)
+		for (size_t i = 0; i < insp->nparts; i++)
+			if (insp->parts[i].sha256[0] && strcmp(insp->parts[i].verdict, order[k]) == 0)
+				return insp->parts[i].sha256;
+	return NULL;
+}
+
 /* pipeline_quarantine_copy - the durable copy; -1 if it could not be made */
 int pipeline_quarantine_copy(struct snapshot *snap, const struct envelope *env, struct spool *spool,
 			     const char *class, struct pipeline_result *r)
 {
+	const char *banned = r->insp.banned ? r->insp.banned_reason : NULL;
 	struct quarantine_meta meta = {
 		.env = env,
 		.class = class,
@@ -153,6 +187,11 @@ int pipeline_quarantine_copy(struct snapshot *snap, const struct envelope *env, 
 		.reason = r->reason[0] ? r->reason : NULL,
 		.when = time(NULL),
 		.size = spool_size(spool),
+		.subject = r->subject,
+		.banned = banned ? &banned : NULL,
+		.nbanned = banned ? 1 : 0,
+		.flags = r->insp.flags,
+		.payload = pipeline_payload(&r->insp),
 	};
 	char err[400];
 	if (quarantine_store(snap->cfg->quarantine_dir, &meta, spool_write_to, spool, r->quarantine_id,
@@ -217,7 +256,7 @@ static void pipeline_act(struct snapshot *snap, const struct envelope *env, stru
 			 struct policy_cell cell, struct pipeline_result *r)
 {
 	if (cell.quarantine &&
-	    pipeline_quarantine_copy(snap, env, spool, policy_verdict_name(r->verdict), r) == -1) {
+	    pipeline_quarantine_copy(snap, env, spool, pipeline_quarantine_class(r->verdict), r) == -1) {
 		if (r->action == ACTION_DISCARD) {
 			pipeline_fail(r, "quarantine unavailable", NULL);
 			return;
@@ -356,9 +395,10 @@ static void pipeline_headers(struct snapshot *snap, struct pipeline_result *r)
 	const struct config *cfg = snap->cfg;
 	if (cfg->scanned_header[0]) {
 		r->add_scanned_header = true;
-		snprintf(r->scanned_value, sizeof(r->scanned_value), "clean by klaxon %s (%s) on %s",
-			 KLAXON_VERSION, cfg->scanner == SCAN_BACKEND_CLAMD ? "clamd" : "libclamav",
-			 snap->hostname);
+		snprintf(r->scanned_value, sizeof(r->scanned_value), "%s%s%s by klaxon %s (%s) on %s",
+			 r->released_id[0] ? "released from quarantine entry " : "clean", r->released_id,
+			 r->released_id[0] && r->verdict != VERDICT_CLEAN ? (r->verdict == VERDICT_VIRUS ? ", infected" : ", not clean") : "",
+			 KLAXON_VERSION, cfg->scanner == SCAN_BACKEND_CLAMD ? "clamd" : "libclamav", snap->hostname);
 	}
 	r->add_anomaly_header = cfg->anomaly_header[0] && r->anomalies[0];
 }
@@ -383,9 +423,7 @@ static void pipeline_early_discard(struct snapshot *snap, const struct envelope 
 		return; /* a reject or tempfail already keeps the message with the sender */
 	if (r->quarantine_id[0] == '\0') {
 		snprintf(r->reason, sizeof(r->reason), "%s", early->why);
-		if (pipeline_quarantine_copy(snap, env, spool,
-					     r->verdict == VERDICT_CLEAN ? "policy" : policy_verdict_name(r->verdict),
-					     r) == -1) {
+		if (pipeline_quarantine_copy(snap, env, spool, pipeline_quarantine_class(r->verdict), r) == -1) {
 			pipeline_fail(r, "quarantine unavailable", NULL);
 			pipeline_reply(snap->cfg, r);
 			return;
@@ -395,6 +433,31 @@ static void pipeline_early_discard(struct snapshot *snap, const struct envelope 
 	r->rcode[0] = r->xcode[0] = r->text[0] = '\0';
 	snprintf(r->filter_note + strlen(r->filter_note), sizeof(r->filter_note) - strlen(r->filter_note),
 		 "%s%s", r->filter_note[0] ? "; " : "", early->why);
+}
+
+/*
+ * pipeline_released - is this a body an administrator released from the
+ * quarantine (release.h)? Only asked of a message klaxon might hold: a
+ * verdict other than clean, or any message when a filter decides.
+ */
+static bool pipeline_released(struct snapshot *snap, struct spool *spool, struct pipeline_result *r)
+{
+	char dir[4200], hash[RELEASE_HASH_LEN], err[300];
+	struct stat st;
+	if (r->verdict == VERDICT_ERROR || r->verdict == VERDICT_OVERSIZE ||
+	    (r->verdict == VERDICT_CLEAN && snap->filter == NULL))
+		return false;
+	snprintf(dir, sizeof(dir), "%s/released", snap->cfg->quarantine_dir);
+	if (stat(dir, &st) == -1)
+		return false; /* nothing was ever released: no hashing on the hot path */
+	size_t len;
+	const char *raw = spool_map(spool, &len, err, sizeof(err));
+	if (raw == NULL)
+		return false;
+	release_body_hash(raw, len, hash);
+	spool_unmap(spool);
+	return release_check(snap->cfg->quarantine_dir, hash, time(NULL), r->released_id,
+			     sizeof(r->released_id));
 }
 
 /* pipeline_run - the whole decision for one message */
@@ -411,8 +474,10 @@ void pipeline_run(struct snapshot *snap, const struct envelope *env, struct inta
 	pipeline_header_value(head, hlen, "Subject", r->subject, sizeof(r->subject));
 
 	r->verdict = pipeline_verdict(snap, in, r);
+	if (pipeline_released(snap, spool, r))
+		r->action = ACTION_ACCEPT; /* an administrator looked at this body and let it go */
 	/* Error and oversize mean the message was not read: the filter cannot judge it. */
-	if (snap->filter && r->verdict != VERDICT_ERROR && r->verdict != VERDICT_OVERSIZE)
+	else if (snap->filter && r->verdict != VERDICT_ERROR && r->verdict != VERDICT_OVERSIZE)
 		filter_policy_decide(snap, env, in, r);
 	else
 		pipeline_builtin(snap, env, spool, r);
@@ -457,11 +522,12 @@ void pipeline_log(const struct envelope *env, unsigned long long size, const str
 		snprintf(filt, sizeof(filt), " filter=%s%s%s%s", r->filtered ? filter_msg_action_name(r->fo.action) : "-",
 			 note[0] ? " filter_note=\"" : "", note, note[0] ? "\"" : "");
 	}
-	log_info("%s: client=%s origin=%s%s%s from=<%s> to=%s size=%llu%s verdict=%s%s%s%s%s%s%s action=%s%s%s%s%s ms=%ld%s%s%s",
+	log_info("%s: client=%s origin=%s%s%s from=<%s> to=%s size=%llu%s verdict=%s%s%s%s%s%s%s action=%s%s%s%s%s%s%s ms=%ld%s%s%s",
 		 qid, client, origin_name(env->origin), auth[0] ? " auth=" : "", auth, sender, rcpts, size, mime,
 		 policy_verdict_name(r->verdict), viruses[0] ? " viruses=" : "", viruses,
 		 reason[0] ? " why=\"" : "", reason, reason[0] ? "\"" : "", filt,
-		 policy_action_name(r->action), r->quarantine_id[0] ? " quarantine=" : "", r->quarantine_id,
+		 policy_action_name(r->action), r->released_id[0] ? " released=" : "", r->released_id,
+		 r->quarantine_id[0] ? " quarantine=" : "", r->quarantine_id,
 		 r->alert_id[0] ? " alert=" : "", r->alert_id, r->elapsed_ms, r->detail[0] ? " detail=\"" : "",
 		 r->detail, r->detail[0] ? "\"" : "");
 }

@@ -28,6 +28,10 @@
  *	Any error on the way gives ACTION_TEMPFAIL with reply_tempfail, a
  *	short public reason for the SMTP reply and the detail for the log.
  *
+ *	A message whose body an administrator released from the quarantine
+ *	(release.h) is accepted at step 3, with released_id set, when it
+ *	would otherwise be held (any verdict but error and oversize).
+ *
  *	With a Lua filter (snap->filter), steps 3 to 5 are the filter's
  *	(filter_policy.h), under the same invariants. Error and oversize
  *	verdicts never reach the filter. An early discard (early->discard)
@@ -65,7 +69,7 @@ struct pipeline_result {
 	enum action action;
 	struct inspect_result insp;    /* parts, readings, banned names, the union of viruses */
 	bool add_scanned_header;       /* clean mail gets cfg->scanned_header */
-	char scanned_value[320];       /* its value */
+	char scanned_value[480];       /* its value */
 	bool add_anomaly_header;       /* accepted mail with anomalies gets cfg->anomaly_header */
 	char anomalies[512];           /* "flag,flag", "" if none */
 	bool failed;                   /* tempfailed because klaxon could not do its part */
@@ -76,6 +80,7 @@ struct pipeline_result {
 	char detail[512];              /* the full story, for the log */
 	char quarantine_id[QUARANTINE_ID_MAX];
 	char alert_id[QUARANTINE_ID_MAX];
+	char released_id[QUARANTINE_ID_MAX]; /* accepted because this entry was released (release.h) */
 	char subject[256];             /* sanitised, for log and alert */
 	long elapsed_ms;
 
@@ -104,6 +109,7 @@ int pipeline_quarantine_copy(struct snapshot *snap, const struct envelope *env, 
 			     const char *class, struct pipeline_result *r);
 int pipeline_alert_note(struct snapshot *snap, const struct envelope *env, const char *note,
 			const char *outcome, struct pipeline_result *r);
+const char *pipeline_quarantine_class(enum verdict v);
 void pipeline_fail(struct pipeline_result *r, const char *reason, const char *detail);
 void pipeline_reply(const struct config *cfg, struct pipeline_result *r);
 void pipeline_inspect(struct snapshot *snap, struct intake *in, struct pipeline_result *r);

@@ -497,8 +497,9 @@ static int rb_land(struct rb_ctx *c, size_t t, unsigned char op, const char *tex
 {
 	if (op > c->op[t])
 		c->op[t] = op;
+	const char *def = t == 0 ? RB_DEFAULT_ROOT : RB_DEFAULT_PART;
 	if ((op == REBUILD_DROP_WARN || op == REBUILD_REPLACE_WARN) &&
-	    !rb_join(&c->text[t], text && text[0] ? text : RB_DEFAULT_PART))
+	    !rb_join(&c->text[t], text && text[0] ? text : def))
 		return rb_fail(c, "out of memory");
 	return 0;
 }

@@ -455,6 +455,9 @@ static const struct {
 	{"root edit", S(msg_tb), "1=dropwarn:Whole message blocked",
 	 "[]\n1 text/plain 23\n", "", "Whole message blocked", 0, "text/plain; charset=utf-8", NULL,
 	 false},
+	{"root dropwarn without text: the root's default", S(msg_single), "1=dropwarn",
+	 "[]\n1 text/plain a.pdf 50\n", "", "The message body was removed by the mail filter.", 0,
+	 "text/plain; charset=utf-8", "7bit", true},
 	{"root drop: default text, base64 root", S(msg_single), "1=drop",
 	 "[]\n1 text/plain a.pdf 50\n", "", "The message body was removed by the mail filter.", 0,
 	 "text/plain; charset=utf-8", "7bit", true},
@@ -477,6 +480,12 @@ static const struct {
 	{"empty bodies dropped", S(msg_empty), "1.1=dropwarn:gif;1.2=drop",
 	 "[mixed-eol]\n1 multipart/mixed\n1.1 text/plain 4\n1.2 text/plain WARNING.TXT 5\n", "1.3=1.1",
 	 "gif", 1, NULL, NULL, true},
+	/* A part with no header and no body: its delimiter line follows the previous one
+	 * directly, so the replacement needs a line break of its own before the next. */
+	{"empty part right after its delimiter",
+	 S("Content-Type: multipart/mixed; boundary=b\n\n--b\n--b\n\nx\n--b--\n"), "1.1=replace:t",
+	 "[mixed-eol]\n1 multipart/mixed\n1.1 text/plain WARNING.TXT 3\n1.2 text/plain 1\n", "1.2=1.2",
+	 "t\r\n", 1, NULL, NULL, true},
 	/* A text that tries to close the enclosing multipart, with control bytes and bad UTF-8. */
 	{"hostile text", S(msg_tb),
 	 "1.3=replace:--------------4Fq0dHoHXZbd9R8Yd1Bks0Hv--\nnext\x01 line\r\n caf\xc3\xa9 \xff",

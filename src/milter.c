@@ -420,7 +420,7 @@ static void milter_bracket(char *out, size_t outlen, const char *addr)
 }
 
 /* milter_body_edit - the rebuilt body and the top-level fields that go with it */
-static int milter_body_edit(SMFICTX *ctx, const struct rebuild_out *rb)
+static int milter_body_edit(SMFICTX *ctx, const struct rebuild_out *rb, const struct mime_message *mm)
 {
 	for (size_t off = 0; off < rb->bodylen;) {
 		size_t n = rb->bodylen - off < 65536 ? rb->bodylen - off : 65536;
@@ -434,6 +434,10 @@ static int milter_body_edit(SMFICTX *ctx, const struct rebuild_out *rb)
 		return -1;
 	if (rb->add_mime_version && milter_addheader(ctx, "MIME-Version", "1.0") != MI_SUCCESS)
 		return -1;
+	/* From the last to the first, so no deletion renumbers the next. */
+	for (unsigned i = rb->delete_disposition ? milter_count_headers(mm, "Content-Disposition") : 0; i >= 1; i--)
+		if (milter_chgheader(ctx, "Content-Disposition", (int)i, NULL) != MI_SUCCESS)
+			return -1;
 	return 0;
 }
 
@@ -444,7 +448,7 @@ static int milter_filter_edits(SMFICTX *ctx, const struct pipeline_result *r, co
 	char addr[340];
 	const struct filter_outcome *fo = &r->fo;
 	*step = "replacebody";
-	if (r->rebuilt.changed && milter_body_edit(ctx, &r->rebuilt) == -1)
+	if (r->rebuilt.changed && milter_body_edit(ctx, &r->rebuilt, mm) == -1)
 		return -1;
 	*step = "header";
 	for (size_t i = 0; i < fo->nhdrs; i++)

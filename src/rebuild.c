@@ -384,6 +384,8 @@ static void rb_header(const struct rb_ctx *c, struct rb_buf *o, const struct reb
 			rb_puts(o, out->content_type);
 			rb_put(o, "\r\n", 2);
 			ct_done = true;
+		} else if (out->delete_disposition && rb_field_is(c->raw, &f, "content-disposition")) {
+			continue; /* it described the old root, which is now a child or gone */
 		} else if (!cte_done && rb_field_is(c->raw, &f, "content-transfer-encoding")) {
 			if (out->cte[0] != '\0') {
 				rb_puts(o, "Content-Transfer-Encoding: ");
@@ -828,6 +830,7 @@ static int rb_top_fields(struct rb_ctx *c, struct rebuild_out *out, const char *
 	if (bnd != NULL && out->content_type == NULL)
 		return rb_fail(c, "out of memory");
 	out->add_mime_version = !rb_has_field(c, "mime-version");
+	out->delete_disposition = (bnd != NULL || c->op[0] != REBUILD_KEEP) && rb_has_field(c, "content-disposition");
 	return 0;
 }
 

@@ -53,8 +53,10 @@
  *	are given separately, because the milter changes headers and body
  *	with different calls: content_type (the new Content-Type value, NULL
  *	if unchanged), cte (the new Content-Transfer-Encoding value, "" to
- *	delete it, NULL if unchanged) and add_mime_version (no MIME-Version
- *	field was there and one is needed). out->message is the whole new
+ *	delete it, NULL if unchanged), add_mime_version (no MIME-Version
+ *	field was there and one is needed) and delete_disposition (the root
+ *	was replaced or wrapped: its Content-Disposition, a filename maybe,
+ *	described what is now gone or a child, which has its own copy). out->message is the whole new
  *	message, header changes applied, for a rescan and for `klaxon check
  *	--rebuilt`. When no op changes anything, out->changed is false and
  *	the buffers are NULL.
@@ -98,6 +100,7 @@ struct rebuild_out {
 	char *content_type;   /* new top-level value, or NULL */
 	char *cte;            /* new value, "" to delete, NULL if unchanged */
 	bool add_mime_version;
+	bool delete_disposition; /* delete every top-level Content-Disposition field */
 	char *message;        /* whole new message */
 	size_t msglen;
 };

@@ -51,8 +51,7 @@ local function shown(s)
 	return (s:gsub("[%c%%]", "?"):sub(1, 100))
 end
 
--- MIMEDefang's warning, as one line: klaxon refuses control characters,
--- LF included, in every text; each warning becomes one paragraph.
+-- MIMEDefang's warning; each warning becomes one paragraph of WARNING.TXT.
 local function hazard(what)
 	return "An attachment " .. what .. " was removed from this document as it " ..
 		"constituted a security hazard.  If you require this document, please contact " ..

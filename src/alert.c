@@ -144,24 +144,27 @@ static int alert_put_subject(FILE *fp, const struct alert_info *info)
 	return 0;
 }
 
-/* alert_put_headers - the header block; only info->to ever receives the alert */
-static int alert_put_headers(FILE *fp, const struct alert_info *info, const char *msgid)
+/* alert_put_from_to - From and To; only the alert list ever receives an alert */
+static void alert_put_from_to(FILE *fp, const char *from, const char *const *to, size_t nto)
 {
 	fputs("From: ", fp);
-	alert_put_clean(fp, info->from, ALERT_HEADER_MAX, true);
+	alert_put_clean(fp, from, ALERT_HEADER_MAX, true);
 	fputs("\nTo: ", fp);
-	for (size_t i = 0; i < info->nto; i++) {
+	for (size_t i = 0; i < nto; i++) {
 		/* One address per folded line keeps a long list under the line limit. */
 		fputs(i ? ",\n " : "", fp);
-		alert_put_clean(fp, info->to[i], ALERT_HEADER_MAX, true);
+		alert_put_clean(fp, to[i], ALERT_HEADER_MAX, true);
 	}
 	fputc('\n', fp);
-	if (alert_put_subject(fp, info) == -1)
-		return -1;
+}
+
+/* alert_put_trailer - Date, Message-ID and the fixed fields that end an alert's header */
+static void alert_put_trailer(FILE *fp, time_t when, const char *msgid, const char *hostname)
+{
 	fputs("Date: ", fp);
-	alert_put_date(fp, info->when);
+	alert_put_date(fp, when);
 	fprintf(fp, "\nMessage-ID: <%s@", msgid);
-	alert_put_hostname(fp, info->hostname);
+	alert_put_hostname(fp, hostname);
 	fputs(">\n"
 	      "Auto-Submitted: auto-generated\n"
 	      "MIME-Version: 1.0\n"
@@ -169,6 +172,15 @@ static int alert_put_headers(FILE *fp, const struct alert_info *info, const char
 	      "Content-Transfer-Encoding: 8bit\n"
 	      "\n",
 	      fp);
+}
+
+/* alert_put_headers - the header block; only info->to ever receives the alert */
+static int alert_put_headers(FILE *fp, const struct alert_info *info, const char *msgid)
+{
+	alert_put_from_to(fp, info->from, info->to, info->nto);
+	if (alert_put_subject(fp, info) == -1)
+		return -1;
+	alert_put_trailer(fp, info->when, msgid, info->hostname);
 	return 0;
 }
 
@@ -326,6 +338,168 @@ int alert_compose_notice(const struct alert_notice *n, char **msg, size_t *len, 
 	return 0;
 }
 
+/* alert_fmt_count - "3,412": thousands separators, whatever the locale */
+static void alert_fmt_count(unsigned long n, char *out, size_t outlen)
+{
+	char digits[32];
+	int nd = snprintf(digits, sizeof(digits), "%lu", n);
+	size_t used = 0;
+
+	for (int i = 0; i < nd && used + 2 < outlen; i++) {
+		if (i > 0 && (nd - i) % 3 == 0)
+			out[used++] = ',';
+		out[used++] = digits[i];
+	}
+	out[used] = '\0';
+}
+
+/* alert_fmt_span - "09:00 to 09:15" in UTC, with dates when the window spans days */
+static void alert_fmt_span(time_t first, time_t last, char *out, size_t outlen)
+{
+	struct tm a, b;
+	char from[32] = "?", to[32] = "?";
+
+	bool ok = gmtime_r(&first, &a) != NULL && gmtime_r(&last, &b) != NULL;
+	bool same_day = ok && a.tm_year == b.tm_year && a.tm_yday == b.tm_yday;
+	const char *fmt = same_day ? "%H:%M" : "%Y-%m-%d %H:%M";
+	if (ok) {
+		strftime(from, sizeof(from), fmt, &a);
+		strftime(to, sizeof(to), fmt, &b);
+	}
+	snprintf(out, outlen, "%s to %s", from, to);
+}
+
+/* alert_fmt_stamp - RFC 3339 UTC, as `klaxon quarantine list --since` takes it */
+static void alert_fmt_stamp(time_t when, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	if (gmtime_r(&when, &tm) == NULL || strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, outlen, "?");
+}
+
+/* alert_put_summary_subject - "klaxon: N infected messages from internal host LABEL", cleaned */
+static void alert_put_summary_subject(FILE *fp, const struct alert_summary_info *s)
+{
+	char count[40], raw[ALERT_HEADER_MAX + 160];
+
+	alert_fmt_count(s->count, count, sizeof(count));
+	snprintf(raw, sizeof(raw), "klaxon: %s infected message%s from %s host %.*s", count,
+		 s->count == 1 ? "" : "s", origin_name(s->origin), ALERT_HEADER_MAX,
+		 s->label && *s->label ? s->label : "unknown");
+	fputs("Subject: ", fp);
+	alert_put_clean(fp, raw, ALERT_HEADER_MAX, true);
+	fputc('\n', fp);
+}
+
+/* alert_put_summary_line - "LABEL: 3,412 infected messages, Sobig.F, 09:00 to 09:15" */
+static void alert_put_summary_line(FILE *fp, const struct alert_summary_info *s)
+{
+	char count[40], span[64];
+
+	alert_fmt_count(s->count, count, sizeof(count));
+	alert_fmt_span(s->first, s->last, span, sizeof(span));
+	alert_put_clean(fp, s->label && *s->label ? s->label : "unknown", ALERT_HEADER_MAX, false);
+	fprintf(fp, ": %s infected message%s, ", count, s->count == 1 ? "" : "s");
+	alert_put_clean(fp, s->nviruses ? s->viruses[0] : "unnamed virus", ALERT_HEADER_MAX, false);
+	if (s->nviruses > 1)
+		fprintf(fp, " and %zu other virus%s", s->nviruses - 1, s->nviruses == 2 ? "" : "es");
+	fprintf(fp, ", %s\n\n", span);
+}
+
+/* alert_put_summary_alerted - which of the counted messages already had an alert */
+static void alert_put_summary_alerted(FILE *fp, const struct alert_summary_info *s)
+{
+	char rest[40];
+
+	alert_fmt_count(s->count > s->alerted ? s->count - s->alerted : 0, rest, sizeof(rest));
+	if (s->alerted == 0)
+		fputs("None of them had an alert of its own: the hourly limit of alert mails\n"
+		      "(alert_max_per_hour) had been reached.\n\n",
+		      fp);
+	else
+		fprintf(fp, "The first of them had an alert of its own; the other %s had none.\n\n", rest);
+}
+
+/* alert_put_summary_viruses - one line per virus with its count, the most frequent first */
+static void alert_put_summary_viruses(FILE *fp, const struct alert_summary_info *s)
+{
+	enum { SHOWN = 20 }; /* a summary names the main culprits, the quarantine has the rest */
+	char count[40];
+
+	fputs("Viruses:\n", fp);
+	for (size_t i = 0; i < s->nviruses && i < SHOWN; i++) {
+		alert_fmt_count(s->virus_counts ? s->virus_counts[i] : 0, count, sizeof(count));
+		fprintf(fp, "  %13s  ", count);
+		alert_put_clean(fp, s->viruses[i], ALERT_HEADER_MAX, false);
+		fputc('\n', fp);
+	}
+	if (s->nviruses > SHOWN)
+		fprintf(fp, "  and %zu more\n", s->nviruses - SHOWN);
+}
+
+/* alert_put_summary_body - the summary line, the counts, the times and where the copies are */
+static void alert_put_summary_body(FILE *fp, const struct alert_summary_info *s)
+{
+	char count[40], first[32], last[32], since[32], until[32];
+
+	alert_fmt_count(s->count, count, sizeof(count));
+	fprintf(fp, "klaxon counted %s infected message%s from an %s host in one alert window.\n\n", count,
+		s->count == 1 ? "" : "s", origin_name(s->origin));
+	alert_put_summary_line(fp, s);
+	alert_put_summary_alerted(fp, s);
+	alert_put_summary_viruses(fp, s);
+	fputc('\n', fp);
+	alert_fmt_stamp(s->first, first, sizeof(first));
+	alert_fmt_stamp(s->last, last, sizeof(last));
+	alert_put_field(fp, "First:", first);
+	alert_put_field(fp, "Last:", last);
+	alert_put_field(fp, "Client address:", s->client_addr);
+	alert_put_field(fp, "Auth user:", s->auth_user);
+	/* Whole minutes around the window: a copy is stored a moment before it is counted. */
+	alert_fmt_stamp(s->first - s->first % 60, since, sizeof(since));
+	alert_fmt_stamp(s->last - s->last % 60 + 60, until, sizeof(until));
+	fprintf(fp, "\nWhere the policy keeps copies, they are in the quarantine:\n"
+		    "  klaxon quarantine list --since %s --until %s --class virus\n",
+		since, until);
+}
+
+/* alert_compose_summary - the summary of one alert window; the caller frees *msg */
+int alert_compose_summary(const struct alert_summary_info *s, char **msg, size_t *len, char *err,
+			  size_t errlen)
+{
+	char msgid[IDENT_MAX];
+	char *buf = NULL;
+	size_t buflen = 0;
+
+	if (s->nto == 0 || s->from == NULL || *s->from == '\0') {
+		snprintf(err, errlen, "alert_compose_summary: alert_from and alert_to are required");
+		return -1;
+	}
+	if (s->key && ident_valid(s->key))
+		snprintf(msgid, sizeof(msgid), "%s", s->key);
+	else if (ident_new(msgid, sizeof(msgid), s->when, err, errlen) == -1)
+		return -1;
+	FILE *fp = open_memstream(&buf, &buflen);
+	if (fp == NULL) {
+		snprintf(err, errlen, "open_memstream: %s", strerror(errno));
+		return -1;
+	}
+	alert_put_from_to(fp, s->from, s->to, s->nto);
+	alert_put_summary_subject(fp, s);
+	alert_put_trailer(fp, s->when, msgid, s->hostname);
+	alert_put_summary_body(fp, s);
+	bool bad = ferror(fp) != 0;
+	if (fclose(fp) == EOF || bad) {
+		snprintf(err, errlen, "open_memstream: %s", strerror(ENOMEM));
+		free(buf);
+		return -1;
+	}
+	*msg = buf;
+	*len = buflen;
+	return 0;
+}
+
 struct alert_blob {
 	const char *msg;
 	size_t len;
@@ -361,6 +535,32 @@ int alert_enqueue(const char *spool_dir, const char *msg, size_t len, char *id_o
 		return -1;
 	memcpy(id_out, id, strlen(id) + 1);
 	return 0;
+}
+
+/* alert_enqueue_named - spool under name; a name already spooled is left alone (idempotence) */
+int alert_enqueue_named(const char *spool_dir, const char *name, const char *msg, size_t len, char *err,
+			size_t errlen)
+{
+	char file[IDENT_MAX + sizeof(ALERT_SUFFIX)];
+	char path[4096 + sizeof(file)];
+	struct alert_blob blob = { msg, len };
+	struct stat st;
+
+	if (name == NULL || !ident_valid(name)) {
+		snprintf(err, errlen, "alert_enqueue_named: not a valid spool name");
+		return -1;
+	}
+	if (durable_mkdir(spool_dir, 0700, err, errlen) == -1)
+		return -1;
+	snprintf(file, sizeof(file), "%s" ALERT_SUFFIX, name);
+	snprintf(path, sizeof(path), "%s/%s", spool_dir, file);
+	if (lstat(path, &st) == 0)
+		return 0; /* spooled before a crash kept the caller from noting it */
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "lstat %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return durable_write(spool_dir, file, alert_write_blob, &blob, err, errlen);
 }
 
 struct alert_list {

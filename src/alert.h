@@ -4,6 +4,8 @@
  * SYNOPSIS
  *	alert_compose(&info, &msg, &len, err, errlen);
  *	alert_enqueue(spool_dir, msg, len, id, idlen, err, errlen);
+ *	alert_compose_summary(&summary, &msg, &len, err, errlen);
+ *	alert_enqueue_named(spool_dir, summary.key, msg, len, err, errlen);
  *	alert_flush(spool_dir, sendmail_argv, timeout_s, &stats, err, errlen);
  *
  * DESCRIPTION
@@ -25,15 +27,29 @@
  *	filter_notice_to_sender_allowed() (filter_api.h), which refuses it for
  *	any message with a virus verdict; the caller asks it first.
  *
+ *	alert_compose_summary() builds the summary of an alert window
+ *	(alertagg.h): Subject "klaxon: 3,412 infected messages from internal
+ *	host 10.1.2.3 (user alice)", the line "10.1.2.3 (user alice): 3,412
+ *	infected messages, Sobig.F, 09:00 to 09:15" (UTC; with dates when the
+ *	window spans days), how many of them had an alert of their own, one
+ *	line per virus with its count, the first and last time, and the
+ *	`klaxon quarantine list` command that shows the copies. Values are
+ *	sanitised as in alert_compose(). When s->key is a valid id it is the
+ *	Message-ID's left part, so a summary sent twice is recognisably one.
+ *
  *	alert_enqueue() writes the message into spool_dir as one file through
- *	the durable recipe, before any attempt to send it. alert_flush() tries
+ *	the durable recipe, before any attempt to send it.
+ *	alert_enqueue_named() does the same under a name the caller chose (an
+ *	id, ident_valid()) and does nothing when that name is already spooled,
+ *	so spooling one summary twice gives one alert. alert_flush() tries
  *	to submit every spooled alert (oldest first) with submit_message(); an
  *	alert is removed from the spool only after the command exits 0. A
  *	failed alert stays and is tried again at the next flush, so an alert is
  *	never lost because the MTA was briefly down.
  *
  * OWNERSHIP
- *	alert_compose() returns a malloc'd message the caller frees.
+ *	alert_compose() and alert_compose_summary() return a malloc'd message
+ *	the caller frees.
  *
  * ERRORS
  *	0 on success, -1 with err set. alert_flush() returns 0 if every alert
@@ -79,6 +95,26 @@ struct alert_notice {
 	time_t when;
 };
 
+/* The summary of one alert window; see alert_compose_summary(). */
+struct alert_summary_info {
+	const char *key;                 /* unique per window; the Message-ID when ident_valid() */
+	const char *label;               /* "10.1.2.3 (user alice)" */
+	const char *client_addr;         /* may be NULL */
+	const char *auth_user;           /* may be NULL */
+	enum origin origin;
+	unsigned long count;             /* every message in the window */
+	unsigned long alerted;           /* how many of them had an alert of their own */
+	time_t first, last;
+	const char *const *viruses;      /* most frequent first */
+	const unsigned long *virus_counts;
+	size_t nviruses;
+	const char *from;                /* alert_from */
+	const char *const *to;           /* alert_to addresses */
+	size_t nto;
+	const char *hostname;
+	time_t when;
+};
+
 struct alert_flush_stats {
 	unsigned sent;
 	unsigned pending;
@@ -87,6 +123,10 @@ struct alert_flush_stats {
 int alert_compose(const struct alert_info *info, char **msg, size_t *len, char *err, size_t errlen);
 int alert_compose_notice(const struct alert_notice *n, char **msg, size_t *len, char *err,
 			 size_t errlen);
+int alert_compose_summary(const struct alert_summary_info *s, char **msg, size_t *len, char *err,
+			  size_t errlen);
+int alert_enqueue_named(const char *spool_dir, const char *name, const char *msg, size_t len, char *err,
+			size_t errlen);
 int alert_enqueue(const char *spool_dir, const char *msg, size_t len, char *id_out, size_t idlen,
 		  char *err, size_t errlen);
 int alert_flush(const char *spool_dir, char *const sendmail_argv[], unsigned timeout_s,

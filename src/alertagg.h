@@ -43,17 +43,30 @@
  *	between spooling it and closing the window spools the same file again
  *	rather than a second alert.
  *
+ *	alertagg_set_global() makes one aggregator the process's own, for the
+ *	pipeline: alertagg_global() returns it pinned (or NULL: no aggregation,
+ *	one alert per message, as `klaxon check` has it), and the caller
+ *	drops the pin with alertagg_close(). The daemon sets it at start and
+ *	swaps it on a reload; a swap never closes a database under a thread
+ *	that still holds the old one.
+ *
  * OWNERSHIP
- *	The strings in a summary are valid during fn.
+ *	The strings in a summary are valid during fn. An aggregator is
+ *	refcounted: alertagg_open() gives one reference, alertagg_global()
+ *	and alertagg_set_global() take one each, alertagg_close() drops one
+ *	and the last one closes the database.
  *
  * ERRORS
  *	0, or -1 with err. A note that fails must not lose the alert: the
  *	caller then sends the per-message alert as before (d is set to
- *	ALERTAGG_ALERT_NOW).
+ *	ALERTAGG_ALERT_NOW). alertagg_due() returns -1 also when fn failed
+ *	for a window: that window stays and is offered again at the next call.
  *
  * THREAD SAFETY
  *	alertagg_note() and alertagg_due() are safe from any thread (one
- *	connection, serialised by a mutex). Does not log.
+ *	connection, serialised by a mutex; fn runs under it, so it must not
+ *	call back into the same aggregator). The global functions are safe
+ *	from any thread. Does not log.
  */
 #ifndef KLAXON_ALERTAGG_H
 #define KLAXON_ALERTAGG_H
@@ -81,6 +94,7 @@ struct alertagg_summary {
 	const char *source;        /* "10.1.2.3" or "alice" */
 	const char *label;         /* "10.1.2.3 (user alice)" */
 	const char *client_addr, *auth_user;
+	enum origin origin;
 	unsigned long count;       /* every message in the window, the first included */
 	unsigned long alerted;     /* how many of them already had their own alert (0 or 1) */
 	time_t first, last;
@@ -100,5 +114,8 @@ int alertagg_note(struct alertagg *ag, const struct alertagg_source *src, const 
 int alertagg_due(struct alertagg *ag, time_t now, alertagg_summary_fn fn, void *arg, char *err,
 		 size_t errlen);
 void alertagg_close(struct alertagg *ag);
+
+void alertagg_set_global(struct alertagg *ag);  /* NULL: none; takes its own reference */
+struct alertagg *alertagg_global(void);          /* pinned, or NULL; alertagg_close() it */
 
 #endif

@@ -521,6 +521,201 @@ static void test_two_flushers_send_once(void **state)
 	free(got);
 }
 
+static const char *const summary_viruses[] = { "Sobig.F", "Eicar-Signature" };
+static const unsigned long summary_counts[] = { 3400, 12 };
+
+static const struct alert_summary_info plain_summary = {
+	.key = "20251127T091500Z-summary-0123456789abcdef",
+	.label = "10.1.2.3 (user alice)",
+	.client_addr = "10.1.2.3",
+	.auth_user = "alice",
+	.origin = ORIGIN_INTERNAL,
+	.count = 3412,
+	.alerted = 1,
+	.first = 1764234003, /* 2025-11-27T09:00:03Z */
+	.last = 1764234898,  /* 2025-11-27T09:14:58Z */
+	.viruses = summary_viruses,
+	.virus_counts = summary_counts,
+	.nviruses = 2,
+	.from = "klaxon@mx.example.org",
+	.to = alert_to,
+	.nto = 3,
+	.hostname = "mx.example.org",
+	.when = 1764234902,
+};
+
+/* compose_summary - alert_compose_summary that must succeed; a NUL-terminated copy */
+static char *compose_summary(const struct alert_summary_info *s, size_t *len)
+{
+	char *msg = NULL, err[256];
+	size_t n = 0;
+
+	if (alert_compose_summary(s, &msg, &n, err, sizeof(err)) != 0)
+		fail_msg("alert_compose_summary: %s", err);
+	char *text = strndup(msg, n);
+	free(msg);
+	*len = n;
+	return text;
+}
+
+static void test_summary_has_every_field(void **state)
+{
+	(void)state;
+	size_t len;
+	char *text = compose_summary(&plain_summary, &len);
+
+	assert_well_formed(text, len);
+	const char *want[] = {
+		"From: klaxon@mx.example.org\n",
+		"To: security@example.org,\n noc@example.org,\n ops@example.org\n",
+		"Subject: klaxon: 3,412 infected messages from internal host 10.1.2.3 (user alice)\n",
+		"Date: Thu, 27 Nov 2025 09:15:02 +0000\n",
+		"Message-ID: <20251127T091500Z-summary-0123456789abcdef@mx.example.org>\n",
+		"Auto-Submitted: auto-generated\n",
+		"Content-Type: text/plain; charset=utf-8\n",
+		"\n10.1.2.3 (user alice): 3,412 infected messages, Sobig.F and 1 other virus, 09:00 to 09:14\n",
+		"The first of them had an alert of its own; the other 3,411 had none.\n",
+		"Viruses:\n          3,400  Sobig.F\n             12  Eicar-Signature\n",
+		"First:           2025-11-27T09:00:03Z\n",
+		"Last:            2025-11-27T09:14:58Z\n",
+		"Client address:  10.1.2.3\n",
+		"Auth user:       alice\n",
+		"klaxon quarantine list --since 2025-11-27T09:00:00Z --until 2025-11-27T09:15:00Z --class virus\n",
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (strstr(text, want[i]) == NULL)
+			fail_msg("missing \"%s\" in:\n%s", want[i], text);
+	assert_int_equal(count_lines_starting(text, "Bcc:"), 0);
+	free(text);
+}
+
+static void test_summary_numbers_and_spans(void **state)
+{
+	(void)state;
+	static const struct {
+		unsigned long count;
+		const char *text;
+	} numbers[] = {
+		{ 1, "1 infected message," }, { 999, "999 infected messages," },
+		{ 1000, "1,000 infected messages," }, { 10000, "10,000 infected messages," },
+		{ 1234567, "1,234,567 infected messages," },
+		{ 4294967295ul, "4,294,967,295 infected messages," },
+	};
+	struct alert_summary_info s = plain_summary;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+		s.count = numbers[i].count;
+		char *text = compose_summary(&s, &len);
+		if (strstr(text, numbers[i].text) == NULL)
+			fail_msg("missing \"%s\" in:\n%s", numbers[i].text, text);
+		free(text);
+	}
+	/* Across midnight the line says which days; a lone virus is named alone. */
+	s = plain_summary;
+	s.first = 1764287400; /* 2025-11-27T23:50:00Z */
+	s.last = 1764288600;  /* 2025-11-28T00:10:00Z */
+	s.nviruses = 1;
+	s.alerted = 0;
+	s.count = 2;
+	char *text = compose_summary(&s, &len);
+	assert_non_null(strstr(text, ": 2 infected messages, Sobig.F, 2025-11-27 23:50 to 2025-11-28 00:10\n"));
+	assert_non_null(strstr(text, "None of them had an alert of its own"));
+	assert_null(strstr(text, "Eicar"));
+	free(text);
+	/* Without a usable key the Message-ID is a fresh id. */
+	s = plain_summary;
+	s.key = "../../etc/passwd";
+	text = compose_summary(&s, &len);
+	assert_null(strstr(text, "passwd"));
+	assert_non_null(strstr(text, "\nMessage-ID: <20251127T091502Z-"));
+	free(text);
+}
+
+static void test_summary_hostile(void **state)
+{
+	(void)state;
+	static const char *const viruses[] = { "Evil\r\nBcc: evil@x", "V\x1b" };
+	static const unsigned long counts[] = { 2, 1 };
+	struct alert_summary_info s = plain_summary;
+	s.label = "10.1.2.3 (user a\r\nBcc: evil@x)";
+	s.auth_user = "a\r\nBcc: evil@x";
+	s.client_addr = "10.1.2.3\nBcc: evil@x";
+	s.viruses = viruses;
+	s.virus_counts = counts;
+	s.from = "klaxon@x\r\nBcc: evil@x";
+	s.hostname = "mx\r\nBcc: evil@x";
+	size_t len;
+	char *text = compose_summary(&s, &len);
+
+	assert_well_formed(text, len);
+	assert_null(strchr(text, '\r'));
+	assert_int_equal(count_lines_starting(text, "Bcc:"), 0);
+	assert_non_null(strstr(text, "Subject: klaxon: 3,412 infected messages from internal host "
+				     "10.1.2.3 (user a??Bcc: evil@x)\n"));
+	assert_non_null(strstr(text, "\n10.1.2.3 (user a??Bcc: evil@x): 3,412 infected messages, Evil??Bcc: evil@x and"));
+	assert_non_null(strstr(text, "              2  Evil??Bcc: evil@x\n"));
+	assert_non_null(strstr(text, "              1  V?\n"));
+	assert_non_null(strstr(text, "Auth user:       a??Bcc: evil@x\n"));
+	free(text);
+
+	/* A long label is cut in the header and says so. */
+	char *huge = malloc(5001);
+	memset(huge, 'A', 5000);
+	huge[5000] = '\0';
+	s = plain_summary;
+	s.label = huge;
+	text = compose_summary(&s, &len);
+	assert_well_formed(text, len);
+	char *head = header_block(text);
+	for (char *line = strtok(head, "\n"); line != NULL; line = strtok(NULL, "\n"))
+		assert_true(strlen(line) <= 230);
+	free(head);
+	free(text);
+	free(huge);
+
+	s = plain_summary;
+	s.nto = 0;
+	char *msg = NULL, err[256];
+	assert_int_equal(alert_compose_summary(&s, &msg, &len, err, sizeof(err)), -1);
+	assert_null(msg);
+}
+
+static void test_enqueue_named_once(void **state)
+{
+	struct fixture *f = *state;
+	char path[2 * PATH_MAX];
+	size_t len, got_len;
+	struct alert_flush_stats stats;
+	char *const working[] = { "/bin/sh", "-c", f->cat_cmd, NULL };
+	char *text = compose_summary(&plain_summary, &len);
+	const char *key = plain_summary.key;
+
+	assert_int_equal(alert_enqueue_named(f->spool, key, text, len, f->err, sizeof(f->err)), 0);
+	snprintf(path, sizeof(path), "%s/%s.alert", f->spool, key);
+	assert_int_equal(ufs_mode(path), 0600);
+	assert_int_equal(ufs_mode(f->spool), 0700);
+	/* Spooled again (a crash before the window was closed): the first copy stays, alone. */
+	assert_int_equal(alert_enqueue_named(f->spool, key, "other", 5, f->err, sizeof(f->err)), 0);
+	assert_int_equal(ufs_count_suffix(f->spool, ".alert"), 1);
+	char *got = ufs_read(path, &got_len);
+	assert_int_equal(got_len, len);
+	assert_memory_equal(got, text, len);
+	free(got);
+	/* Names that are not ids never reach the file system. */
+	const char *bad[] = { "../x", "", "a/b", "a.b", NULL };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(alert_enqueue_named(f->spool, bad[i], "x", 1, f->err, sizeof(f->err)), -1);
+	assert_int_equal(ufs_count_suffix(f->spool, ".alert"), 1);
+	/* It is an ordinary spooled alert: sent once. */
+	assert_int_equal(alert_flush(f->spool, working, 5, &stats, f->err, sizeof(f->err)), 0);
+	assert_int_equal(stats.sent, 1);
+	got = ufs_read(f->out, &got_len);
+	assert_int_equal(got_len, len);
+	free(got);
+	free(text);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* submit.h: the caller's job, as in klaxon */
@@ -537,6 +732,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flush_keeps_only_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_missing_spool, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_flushers_send_once, setup, teardown),
+		cmocka_unit_test(test_summary_has_every_field),
+		cmocka_unit_test(test_summary_numbers_and_spans),
+		cmocka_unit_test(test_summary_hostile),
+		cmocka_unit_test_setup_teardown(test_enqueue_named_once, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

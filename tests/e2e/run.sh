@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 
 ALL=(bad_config milter_down clean virus_external virus_internal auth_internal
-	clamd_down reload banned_pif dup_ctype filter)
+	clamd_down reload banned_pif dup_ctype filter release)
 if [ $# -gt 0 ]; then SCENARIOS=("$@"); else SCENARIOS=("${ALL[@]}"); fi
 
 t0=$SECONDS

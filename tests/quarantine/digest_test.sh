@@ -169,5 +169,25 @@ check "a new item gets exactly one new digest" \
 { printf '==== digest for %s ====\n' "$new_rcpt"; cat "$newest"; } >"$work/sent.new"
 checker --manifest "$work/manifest.new" --input "$work/sent.new"
 
+# An entry whose recipients cannot stand in a To header (one needs quoting, one carries
+# CR LF and a Bcc, percent-encoded in the file): warned about, never mailed, not an error.
+t=$(($(date +%s) - 300))
+id="$(date -u -d "@$t" +%Y%m%dT%H%M%SZ)-00000000deadbeef"
+body=$(printf 'From: <x@example.net>\r\nSubject: odd\r\n\r\nhello\r\n')
+{
+	printf 'KLAXON-QUARANTINE 1\nid: %s\ntime: %s\nclass: banned\norigin: external\n' "$id" \
+		"$(date -u -d "@$t" +%Y-%m-%dT%H:%M:%SZ)"
+	printf 'sender: x@example.net\nrcpt: "bob smith"@example.org\nrcpt: bob%%0D%%0ABcc: eve@example.org\n'
+	printf 'subject: odd\npayload: \nreason: banned extension .pif\nsize: %d\n\n%s\nKLAXON-END %s\n' \
+		"${#body}" "$body" "$id"
+} >"$work/q/$id.kq"
+digest --stdout
+rc=$?
+check "recipients that cannot stand in To are warned about, get no digest, and are not an error" \
+	test "$rc" -eq 0 -a "$(count_digests "$work/out")" -eq 0 \
+	-a "$(grep -c 'warning: .*1 item held; the address cannot stand in a To header' "$work/err")" -eq 2
+check "the CR LF recipient reaches stderr without its line break" \
+	test "$(grep -c '^Bcc' "$work/err")" -eq 0
+
 echo "1..$n"
 [ "$failed" -eq 0 ]

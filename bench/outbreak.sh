@@ -89,47 +89,57 @@ firstsync=$(awk -v a="$(secs first)" -v b="$(secs second)" -v c="$(secs sync)" \
 rev=$(git rev-parse --short HEAD)
 dirty=$(git status --porcelain -- src | grep -q . && echo " + uncommitted src changes" || true)
 
+# commas N - 250000 as 250,000 (printf's %'d needs a locale that groups digits)
+commas() { echo "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/' -e 'ta'; }
+
 report() {
+	local cpu
+	cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 	cat <<EOF
 
 ## Outbreak digests (issue 5)
 
-The Sobig.F day at full size: $COPIES copies of one worm ($(printf "%'d" "$COPIES") entries of class
-virus, virus "Worm.Sobig.F", one payload, forged senders from a pool of 1,200, nine in ten
-external) and $SINGULAR singular items (banned attachments, ambiguous messages, policy holds; one
-in 25 with a hostile subject) over $RCPTS recipients, times spread over one day. klaxon $rev$dirty,
-$(nproc) vCPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), Linux
-$(uname -r), $(date -u +%Y-%m-%d); the quarantine on the root file system (page cache warm: the
-entries had just been written).
+The Sobig.F day at full size, through \`klaxon digest\`: $(commas "$COPIES") copies of one worm
+(class virus, virus "Worm.Sobig.F", one payload, forged senders from a pool of 1,200, nine in
+ten from outside) and $(commas "$SINGULAR") singular items (banned attachments, ambiguous messages,
+policy holds; one in 25 with a hostile subject) over $(commas "$RCPTS") recipients, times spread
+over one day. klaxon $rev$dirty; $(nproc) vCPUs ($cpu), Linux $(uname -r),
+$(date -u +%Y-%m-%d). The quarantine is on the root file system and the page cache was warm
+(the entries had just been written).
 
 | step | wall | peak RSS |
 |---|---|---|
-| generate $(printf "%'d" "$entries") entries (\`gen_outbreak\`, no fsync; ${qsize} MB on disk) | $(secs gen) s | $(rss_mb gen) MB |
-| \`klaxon digest --stdout\`, all $RCPTS recipients, empty index (first sync + digests) | $(secs first) s | $(rss_mb first) MB |
-| the same, index already synced | $(secs second) s | $(rss_mb second) MB |
-| start-up + no-op sync alone (\`--rcpt nobody@example.org\`) | $(secs sync) s | $(rss_mb sync) MB |
+| generate $(commas "$entries") entries (\`gen_outbreak\`, no fsync; ${qsize} MB on disk) | $(secs gen) s | $(rss_mb gen) MB |
+| \`klaxon digest --stdout\`, all $(commas "$RCPTS") recipients, empty index (first sync + digests) | $(secs first) s | $(rss_mb first) MB |
+| the same again, index synced | $(secs second) s | $(rss_mb second) MB |
+| start-up and no-op sync alone (\`--rcpt nobody@example.org\`) | $(secs sync) s | $(rss_mb sync) MB |
 | one recipient (\`--rcpt user007@example.org\`), index synced | $(secs one) s | $(rss_mb one) MB |
 
-Derived: the first index sync of $(printf "%'d" "$entries") entries took about ${firstsync} s
-(first run minus the digest work of the second); composing and writing the $digests digests
-took about ${compose} s (second run minus the no-op sync). index.sqlite: ${isize} MB. The $digests
-digests are ${outsize} KB in all; the longest text part is $maxlines lines. digest_check.py:
-$verdict ($(grep -c '^ok - ' "$W/check.out") properties ok, $(grep -c '^not ok - ' "$W/check.out") not ok: one digest
-per recipient, every text part at most 40 lines, every singular item in its recipient's digest,
-the worm one row per recipient with the right count, MIME parsed by Python's email package
-without defects, hostile subjects escaped).
+Derived: the first index sync of $(commas "$entries") entries took about ${firstsync} s (the first
+run less the digest work of the second); composing and writing the $digests digests took about
+${compose} s (the second run less the no-op sync). index.sqlite is ${isize} MB. The $digests digests
+are ${outsize} KB in all, and the longest text part is $maxlines lines (limit 40).
+tests/quarantine/digest_check.py on the second run's output: $verdict,
+$(grep -c '^ok - ' "$W/check.out" || true) properties ok and $(grep -c '^not ok - ' "$W/check.out" || true) not ok (one digest per recipient; every text
+part at most 40 lines; every singular item in its recipient's digest, text and HTML; the worm
+one row per recipient with that recipient's count; MIME parsed by Python's email package without
+defects; hostile subjects escaped).
 
-Commands:
+Commands (W is a temporary directory; \`WORK=dir\` keeps it):
 
     make all
-    bench/outbreak.sh            # COPIES=250000 RCPTS=500 SINGULAR=500 by default
-    # which runs, in a temporary directory W:
+    bench/outbreak.sh --record      # COPIES=$COPIES RCPTS=$RCPTS SINGULAR=$SINGULAR
+    # which runs:
     cc -std=c17 -D_GNU_SOURCE -O2 -o W/gen_outbreak tests/quarantine/gen_outbreak.c
     W/gen_outbreak --dir W/q --copies $COPIES --rcpts $RCPTS --singular $SINGULAR --manifest W/manifest
-    klaxon digest --config W/klaxon.conf --stdout > W/first.out        # twice: empty, then synced index
+    klaxon digest --config W/klaxon.conf --stdout >W/first.out     # empty index
+    klaxon digest --config W/klaxon.conf --stdout >W/second.out    # index synced
     klaxon digest --config W/klaxon.conf --stdout --rcpt nobody@example.org
     klaxon digest --config W/klaxon.conf --stdout --rcpt user007@example.org
     tests/quarantine/digest_check.py --manifest W/manifest --input W/second.out
+
+(W/klaxon.conf sets only quarantine_dir, hostname and digest_from; each step is timed with
+\`/usr/bin/time -f '%e %M'\`.)
 EOF
 }
 report | tee "$W/results.md"

@@ -1,6 +1,8 @@
 /*
- * quarantine - the durable quarantine writer. See quarantine.h for the
- * contract and the entry format.
+ * quarantine - the durable quarantine writer, the class names, and the
+ * operations on entry names (delete, list). See quarantine.h for the
+ * contract and the entry format; the reader, which must agree with this
+ * file on the format, is quarantine_read.c.
  *
  * The size field comes before the body and the end marker after it, so a
  * reader can tell a whole entry from a cut one without trusting the writer;
@@ -8,6 +10,7 @@
  */
 #include "quarantine.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,16 +18,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "ident.h"
+#include "mime.h"
 
+/* The format in three strings; quarantine_read.c has the same three. */
 #define QUARANTINE_MAGIC "KLAXON-QUARANTINE 1\n"
 #define QUARANTINE_END "\nKLAXON-END "
 #define QUARANTINE_SUFFIX ".kq"
-/* Far above any real header block; stops a garbage file from being read forever. */
-#define QUARANTINE_HEADER_MAX (4u << 20)
 
 struct quarantine_job {
 	const struct quarantine_meta *meta;
@@ -84,8 +88,16 @@ static void quarantine_put_fields(FILE *fp, const struct quarantine_meta *meta, 
 	for (size_t i = 0; i < env->nrcpts; i++)
 		quarantine_put_field(fp, "rcpt", env->rcpts[i]);
 	quarantine_put_field(fp, "queue-id", env->queue_id);
+	quarantine_put_field(fp, "subject", meta->subject);
 	for (size_t i = 0; i < meta->nviruses; i++)
 		quarantine_put_field(fp, "virus", meta->viruses[i]);
+	for (size_t i = 0; meta->banned != NULL && i < meta->nbanned; i++)
+		quarantine_put_field(fp, "banned", meta->banned[i]);
+	/* Names, not bits: the bit values may change, the names are stable. */
+	for (unsigned i = 0; i < MIME_FLAG_COUNT; i++)
+		if (meta->flags & (1u << i))
+			quarantine_put_field(fp, "flag", mime_flag_name((enum mime_flag)(1u << i)));
+	quarantine_put_field(fp, "payload", meta->payload);
 	quarantine_put_field(fp, "reason", meta->reason);
 	quarantine_put_field(fp, "size", size);
 	fputc('\n', fp);
@@ -191,145 +203,90 @@ int quarantine_store(const char *dir, const struct quarantine_meta *meta,
 	return 0;
 }
 
-/* quarantine_parse_size - strict decimal, no sign, no spaces, no overflow */
-static int quarantine_parse_size(const char *s, unsigned long long *out)
-{
-	unsigned long long v = 0;
-
-	if (*s == '\0')
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (ULLONG_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (unsigned long long)(*s - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-struct quarantine_head {
-	bool id_ok;
-	bool have_size;
-	unsigned long long size;
+static const char *const quarantine_class_names[QUARANTINE_CLASS_COUNT] = {
+	[QUARANTINE_VIRUS] = "virus",	    [QUARANTINE_BANNED] = "banned",
+	[QUARANTINE_AMBIGUOUS] = "ambiguous", [QUARANTINE_POLICY] = "policy",
+	[QUARANTINE_SPAM] = "spam",
 };
 
-/* quarantine_check_line - one "key: value\n" header line; remembers id and size */
-static const char *quarantine_check_line(char *line, const char *id,
-					 struct quarantine_head *head)
+/* quarantine_class_name - the class as written in entries and typed on the command line */
+const char *quarantine_class_name(enum quarantine_class c)
 {
-	size_t len = strlen(line);
-
-	if (len == 0 || line[len - 1] != '\n')
-		return "header cut short";
-	line[len - 1] = '\0';
-	char *colon = strstr(line, ": ");
-	if (colon == NULL || colon == line)
-		return "header line without \"key: \"";
-	*colon = '\0';
-	const char *value = colon + 2;
-	if (strcmp(line, "id") == 0) {
-		if (strcmp(value, id) != 0)
-			return "id field does not match the file name";
-		head->id_ok = true;
-	} else if (strcmp(line, "size") == 0) {
-		if (head->have_size || quarantine_parse_size(value, &head->size) == -1)
-			return "bad size field";
-		head->have_size = true;
-	}
-	return NULL;
+	return (unsigned)c < QUARANTINE_CLASS_COUNT ? quarantine_class_names[c] : "unknown";
 }
 
-/* quarantine_read_head - magic line, then fields up to the empty line */
-static const char *quarantine_read_head(FILE *fp, const char *id, struct quarantine_head *head)
+/* quarantine_class_parse - a class name (any case) to its enum value, -1 if unknown */
+int quarantine_class_parse(const char *name)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	size_t total = 0;
-	const char *why = NULL;
-	ssize_t n = getline(&line, &cap, fp);
-
-	if (n == -1 || strcmp(line, QUARANTINE_MAGIC) != 0)
-		why = n == -1 ? "empty file" : "no KLAXON-QUARANTINE 1 magic line";
-	while (why == NULL) {
-		if ((n = getline(&line, &cap, fp)) == -1) {
-			why = "header cut short";
-		} else if (strcmp(line, "\n") == 0) {
-			break;
-		} else if ((total += (size_t)n) > QUARANTINE_HEADER_MAX) {
-			why = "header too long";
-		} else {
-			why = quarantine_check_line(line, id, head);
-		}
-	}
-	free(line);
-	if (why == NULL && !head->id_ok)
-		why = "no id field";
-	if (why == NULL && !head->have_size)
-		why = "no size field";
-	return why;
+	for (int c = 0; name != NULL && c < QUARANTINE_CLASS_COUNT; c++)
+		if (strcasecmp(name, quarantine_class_names[c]) == 0)
+			return c;
+	return -1;
 }
 
-/* quarantine_check_tail - file length and end marker must match the size field */
-static const char *quarantine_check_tail(FILE *fp, int fd, const char *id,
-					 const struct quarantine_head *head, char *err,
-					 size_t errlen)
+/* quarantine_delete - unlink dir/<id>.kq and make the removal survive a crash */
+int quarantine_delete(const char *dir, const char *id, char *err, size_t errlen)
 {
-	struct stat st;
-	char want[QUARANTINE_ID_MAX + 32];
-	char got[sizeof(want)];
-	off_t body = ftello(fp);
-	int n = snprintf(want, sizeof(want), QUARANTINE_END "%s\n", id);
-
-	if (body == -1 || fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "%s: %s", body == -1 ? "ftello" : "fstat", strerror(errno));
-		return err;
-	}
-	unsigned long long have = (unsigned long long)st.st_size;
-	/* The first test keeps the sum below from wrapping on a forged size. */
-	unsigned long long expect = head->size > have ? ULLONG_MAX
-						      : (unsigned long long)body + head->size + (unsigned long long)n;
-	if (have != expect) {
-		snprintf(err, errlen, "%s: size field says %llu body bytes, file has %llu bytes",
-			 have < expect ? "truncated" : "trailing bytes", head->size, have);
-		return err;
-	}
-	if (pread(fd, got, (size_t)n, body + (off_t)head->size) != n ||
-	    memcmp(got, want, (size_t)n) != 0)
-		return "no end marker after the body";
-	return NULL;
-}
-
-/* quarantine_entry_check - is dir/<id>.kq a whole entry? */
-int quarantine_entry_check(const char *dir, const char *id, char *err, size_t errlen)
-{
-	char path[4096];
-	char detail[256] = "";
-	struct quarantine_head head = { 0 };
+	char path[PATH_MAX];
 
 	if (!ident_valid(id)) {
-		snprintf(err, errlen, "quarantine_entry_check: bad id \"%.64s\"", id);
+		snprintf(err, errlen, "quarantine_delete: bad id \"%.64s\"", id);
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/%s" QUARANTINE_SUFFIX, dir, id);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd == -1) {
-		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+	int n = snprintf(path, sizeof(path), "%s/%s" QUARANTINE_SUFFIX, dir, id);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		snprintf(err, errlen, "quarantine_delete %s: %s", dir, strerror(ENAMETOOLONG));
 		return -1;
 	}
-	FILE *fp = fdopen(fd, "r");
-	if (fp == NULL) {
-		snprintf(err, errlen, "fdopen %s: %s", path, strerror(errno));
-		(void)close(fd);
+	if (unlink(path) == -1) {
+		snprintf(err, errlen, "unlink %s: %s", path, strerror(errno));
 		return -1;
 	}
-	const char *why = quarantine_read_head(fp, id, &head);
-	if (why == NULL)
-		why = quarantine_check_tail(fp, fd, id, &head, detail, sizeof(detail));
-	if (why != NULL)
-		snprintf(err, errlen, "quarantine entry %s: %s", path, why);
-	if (fclose(fp) == EOF && why == NULL) {
-		snprintf(err, errlen, "close %s: %s", path, strerror(errno));
+	return durable_sync_dir(dir, err, errlen);
+}
+
+/* quarantine_list_name - the id in "<id>.kq", or false for any other name */
+static bool quarantine_list_name(const char *name, char id[QUARANTINE_ID_MAX])
+{
+	size_t len = strlen(name);
+	size_t sl = strlen(QUARANTINE_SUFFIX);
+
+	if (len <= sl || len - sl >= QUARANTINE_ID_MAX ||
+	    strcmp(name + len - sl, QUARANTINE_SUFFIX) != 0)
+		return false;
+	memcpy(id, name, len - sl);
+	id[len - sl] = '\0';
+	/* No '.' in an id: the durable recipe's ".tmp.<name>.<hex>" can never pass. */
+	return ident_valid(id);
+}
+
+/* quarantine_list - fn(id) for every entry name in dir; a non-zero fn stops early, not an error */
+int quarantine_list(const char *dir, quarantine_list_fn fn, void *arg, char *err, size_t errlen)
+{
+	char id[QUARANTINE_ID_MAX];
+	struct dirent *de;
+	int rc = 0;
+	DIR *d = opendir(dir);
+
+	if (d == NULL) {
+		snprintf(err, errlen, "opendir %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	return why == NULL ? 0 : -1;
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			if (errno != 0) {
+				snprintf(err, errlen, "readdir %s: %s", dir, strerror(errno));
+				rc = -1;
+			}
+			break;
+		}
+		if (quarantine_list_name(de->d_name, id) && fn(id, arg) != 0)
+			break;
+	}
+	if (closedir(d) == -1 && rc == 0) {
+		snprintf(err, errlen, "closedir %s: %s", dir, strerror(errno));
+		rc = -1;
+	}
+	return rc;
 }

@@ -4,7 +4,12 @@
  * SYNOPSIS
  *	char id[QUARANTINE_ID_MAX];
  *	quarantine_store(dir, &meta, body_writer, body_arg, id, sizeof id, err, errlen);
- *	quarantine_read_meta(dir, id, ...)      for tests and later tools
+ *	struct quarantine_entry e;
+ *	quarantine_read(dir, id, &e, err, errlen);      header fields, whole entries only
+ *	quarantine_read_message(dir, &e, &msg, &len, err, errlen);
+ *	quarantine_entry_clear(&e);
+ *	quarantine_list(dir, fn, arg, err, errlen);     every entry id
+ *	quarantine_delete(dir, id, err, errlen);
  *
  * DESCRIPTION
  *	quarantine_store() writes one entry, dir/<id>.kq, through the durable
@@ -91,7 +96,9 @@ struct quarantine_meta {
 	const char *payload;             /* hex SHA-256, may be NULL */
 };
 
-/* One entry as read back; every string is owned by the entry. */
+/* One entry as read back; every string is owned by the entry. Single-valued
+ * strings are never NULL (a field an older writer lacked reads as ""); an
+ * absent repeated field is NULL with a count of 0. */
 struct quarantine_entry {
 	char id[QUARANTINE_ID_MAX];
 	time_t when;

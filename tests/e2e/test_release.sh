@@ -131,7 +131,7 @@ held_then_released() {
 }
 
 held_then_released release/banned "sender@outside.test"
-save_transcript 12-release
+save_transcript 8-release
 held_then_released release/null-sender ""
 
 # A virus-class entry: release without --force is refused.

@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -643,76 +644,75 @@ static void digest_put_html(FILE *fp, const char *s)
 	}
 }
 
-/* digest_html_cell - one <td> with an escaped value */
-static void digest_html_cell(FILE *fp, const char *s)
+/*
+ * digest_html - fmt with each "%s" argument HTML-escaped (no other conversion). It is the one
+ * way text reaches the HTML part, so no value can reach it unescaped.
+ */
+__attribute__((format(printf, 2, 3))) static void digest_html(FILE *fp, const char *fmt, ...)
 {
-	fputs("<td>", fp);
-	digest_put_html(fp, s);
-	fputs("</td>", fp);
+	va_list ap;
+
+	va_start(ap, fmt);
+	for (const char *p = fmt; *p; p++) {
+		if (p[0] == '%' && p[1] == 's') {
+			digest_put_html(fp, va_arg(ap, const char *));
+			p++;
+		} else {
+			fputc(*p, fp);
+		}
+	}
+	va_end(ap);
 }
 
 /* digest_put_single - one singular row in both parts */
 static void digest_put_single(FILE *txt, FILE *html, const struct digest_item *it, bool with_day)
 {
 	char when[32];
-	const char *label = digest_class_label(it->class);
+	const char *label = digest_class_label(it->class), *sep = *it->reason ? ": " : "";
 
 	digest_fmt_time(when, sizeof(when), it->when, with_day);
 	fprintf(txt, "  %s  <%s>  \"%s\"  %s%s%s  id %s\n", when, it->sender, it->subject, label,
-		*it->reason ? ": " : "", it->reason, it->id);
-	fputs("<tr>", html);
-	digest_html_cell(html, when);
-	fputs("<td>&lt;", html);
-	digest_put_html(html, it->sender);
-	fputs("&gt;</td>", html);
-	digest_html_cell(html, it->subject);
-	fputs("<td>", html);
-	digest_put_html(html, label);
-	if (*it->reason) {
-		fputs(": ", html);
-		digest_put_html(html, it->reason);
-	}
-	fputs("</td><td><code>", html);
-	digest_put_html(html, it->id);
-	fputs("</code></td></tr>\n", html);
+		sep, it->reason, it->id);
+	digest_html(html, "<tr><td>%s</td><td>&lt;%s&gt;</td><td>%s</td><td>%s%s%s</td>"
+			  "<td><code>%s</code></td></tr>\n",
+		    when, it->sender, it->subject, label, sep, it->reason, it->id);
 }
 
-/* digest_put_group - one group row in both parts */
+/* digest_put_group - one group row in both parts; a payload group quotes its subject */
 static void digest_put_group(FILE *txt, FILE *html, const struct digest_group *g, bool with_day)
 {
 	char summary[256];
+	const char *open = g->subject ? " (\"" : "", *close = g->subject ? "\")" : "";
+	const char *subject = g->subject ? g->subject : "";
 
 	digest_summary(summary, sizeof(summary), g, with_day);
-	if (g->subject)
-		fprintf(txt, "  %s (\"%s\"): %s\n", g->name, g->subject, summary);
-	else
-		fprintf(txt, "  %s: %s\n", g->name, summary);
-	fputs("<tr><td>", html);
-	digest_put_html(html, g->name);
-	if (g->subject) {
-		fputs(" (&quot;", html);
-		digest_put_html(html, g->subject);
-		fputs("&quot;)", html);
-	}
-	fputs("</td>", html);
-	digest_html_cell(html, summary);
-	fputs("</tr>\n", html);
+	fprintf(txt, "  %s%s%s%s: %s\n", g->name, open, subject, close, summary);
+	digest_html(html, "<tr><td>%s%s%s%s</td><td>%s</td></tr>\n", g->name, open, subject, close,
+		    summary);
 }
 
 /* digest_put_head - the header line of both parts */
 static void digest_put_head(FILE *txt, FILE *html, const struct digest *d,
 			    const struct digest_plan *p)
 {
-	char a[32], b[32];
+	char a[32], b[32], line[160];
 
 	digest_fmt_stamp(a, sizeof(a), d->since ? d->since : p->lo);
 	digest_fmt_stamp(b, sizeof(b), d->until ? d->until : p->hi);
-	fprintf(txt, "%zu message%s held for you between %s and %s (UTC).\n", d->total,
-		d->total == 1 ? "" : "s", a, b);
-	fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Quarantine digest</title>"
-	      "</head><body>\n<p>", html);
-	fprintf(html, "%zu message%s held for you between %s and %s (UTC).</p>\n", d->total,
-		d->total == 1 ? "" : "s", a, b);
+	snprintf(line, sizeof(line), "%zu message%s held for you between %s and %s (UTC).",
+		 d->total, d->total == 1 ? "" : "s", a, b);
+	fprintf(txt, "%s\n", line);
+	digest_html(html, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+			  "<title>Quarantine digest</title></head><body>\n<p>%s</p>\n", line);
+}
+
+/* digest_put_title - a section title and, in HTML, the start of its table */
+static void digest_put_title(FILE *txt, FILE *html, const char *title, const char *columns)
+{
+	fprintf(txt, "\n%s:\n", title);
+	digest_html(html, "<h3>%s</h3>\n<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\">\n",
+		    title);
+	fprintf(html, "<tr>%s</tr>\n", columns);
 }
 
 /* digest_put_rows - singular rows, then groups, at most max_rows; returns the items not shown */
@@ -723,10 +723,8 @@ static unsigned long digest_put_rows(FILE *txt, FILE *html, const struct digest 
 	unsigned long hidden = p->nsingle - nsingle;
 
 	if (nsingle > 0) {
-		fputs("\nHeld for you (one each; ask for any you expected):\n", txt);
-		fputs("<h3>Held for you (one each; ask for any you expected)</h3>\n<table border=\"1\" "
-		      "cellpadding=\"4\" cellspacing=\"0\">\n<tr><th>Time</th><th>Sender</th>"
-		      "<th>Subject</th><th>Reason</th><th>ID</th></tr>\n", html);
+		digest_put_title(txt, html, "Held for you (one each; ask for any you expected)",
+				 "<th>Time</th><th>Sender</th><th>Subject</th><th>Reason</th><th>ID</th>");
 		for (size_t i = 0; i < nsingle; i++)
 			digest_put_single(txt, html, p->single[i], p->with_day);
 		fputs("</table>\n", html);
@@ -736,10 +734,8 @@ static unsigned long digest_put_rows(FILE *txt, FILE *html, const struct digest 
 	for (size_t i = ngroups; i < p->nrows; i++)
 		hidden += p->rows[i]->count;
 	if (ngroups > 0) {
-		fputs("\nOutbreaks and repeated copies (one row each):\n", txt);
-		fputs("<h3>Outbreaks and repeated copies (one row each)</h3>\n<table border=\"1\" "
-		      "cellpadding=\"4\" cellspacing=\"0\">\n<tr><th>What</th><th>Copies</th></tr>\n",
-		      html);
+		digest_put_title(txt, html, "Outbreaks and repeated copies (one row each)",
+				 "<th>What</th><th>Copies</th>");
 		for (size_t i = 0; i < ngroups; i++)
 			digest_put_group(txt, html, p->rows[i], p->with_day);
 		fputs("</table>\n", html);
@@ -751,18 +747,20 @@ static unsigned long digest_put_rows(FILE *txt, FILE *html, const struct digest 
 static void digest_put_body(FILE *txt, FILE *html, const struct digest *d,
 			    const struct digest_plan *p)
 {
+	static const char release[] = "klaxon quarantine release ID";
+	char more[32];
+
 	digest_put_head(txt, html, d, p);
 	unsigned long hidden = digest_put_rows(txt, html, d, p);
 	if (hidden > 0) {
-		fprintf(txt, "... and %lu more: klaxon quarantine list --rcpt %s\n", hidden, d->rcpt);
-		fprintf(html, "<p>... and %lu more: <code>klaxon quarantine list --rcpt ", hidden);
-		digest_put_html(html, d->rcpt);
-		fputs("</code></p>\n", html);
+		snprintf(more, sizeof(more), "%lu", hidden);
+		fprintf(txt, "... and %s more: klaxon quarantine list --rcpt %s\n", more, d->rcpt);
+		digest_html(html, "<p>... and %s more: <code>klaxon quarantine list --rcpt %s</code></p>\n",
+			    more, d->rcpt);
 	}
-	fputs("\nTo get a message back, ask your postmaster to run: "
-	      "klaxon quarantine release ID\n", txt);
-	fputs("<p>To get a message back, ask your postmaster to run: "
-	      "<code>klaxon quarantine release ID</code></p>\n</body></html>\n", html);
+	fprintf(txt, "\nTo get a message back, ask your postmaster to run: %s\n", release);
+	digest_html(html, "<p>To get a message back, ask your postmaster to run: <code>%s</code></p>\n"
+			  "</body></html>\n", release);
 }
 
 /* ---- composing: the message ---- */

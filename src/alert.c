@@ -395,7 +395,7 @@ static void alert_put_summary_subject(FILE *fp, const struct alert_summary_info 
 /* alert_put_summary_line - "LABEL: 3,412 infected messages, Sobig.F, 09:00 to 09:15" */
 static void alert_put_summary_line(FILE *fp, const struct alert_summary_info *s)
 {
-	char count[40], span[64];
+	char count[40], span[80];
 
 	alert_fmt_count(s->count, count, sizeof(count));
 	alert_fmt_span(s->first, s->last, span, sizeof(span));

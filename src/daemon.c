@@ -17,16 +17,22 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "alertagg.h"
 #include "durable.h"
 #include "filter.h"
 #include "filter_api.h"
 #include "log.h"
 #include "milter.h"
+#include "pipeline.h"
 #include "snapshot.h"
 #include "vcache.h"
 
 /* Seconds a stop waits for messages in flight. */
 #define DAEMON_STOP_GRACE 20
+/* Milliseconds between alert rounds: a window's summary goes out this soon after the window ends. */
+#define DAEMON_ALERT_ROUND_MS 2000
+/* Milliseconds at least between rounds, however often the milter kicks (every counted copy does). */
+#define DAEMON_ALERT_GAP_MS 200
 
 /* Shared with the alert thread; set before threads start or under daemon_lock. */
 static pthread_mutex_t daemon_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -44,12 +50,8 @@ static void daemon_kick_alerts(void)
 }
 
 /* daemon_flush_alerts - one pass over the alert spool, logged */
-static void daemon_flush_alerts(void)
+static void daemon_flush_alerts(const struct config *cfg)
 {
-	struct snapshot *snap = snapshot_acquire();
-	if (snap == NULL)
-		return;
-	const struct config *cfg = snap->cfg;
 	struct alert_flush_stats st = {0};
 	char err[512];
 	int rc = alert_flush(cfg->alert_spool_dir, cfg->sendmail_argv, cfg->sendmail_timeout, &st, err,
@@ -58,32 +60,153 @@ static void daemon_flush_alerts(void)
 		log_info("alerts: %u sent", st.sent);
 	if (rc == -1)
 		log_warn("alerts: %u pending, will retry in %u s: %s", st.pending, cfg->alert_retry_interval, err);
+}
+
+/* What the alert thread keeps from one round to the next. */
+struct daemon_alert_state {
+	time_t last_flush;
+	time_t last_warn;      /* summary trouble is logged once per alert_retry_interval, not per round */
+	const struct snapshot *snap;
+	unsigned spooled;
+};
+
+/* daemon_from - alert_from, or klaxon@hostname */
+static void daemon_from(const struct snapshot *snap, char *out, size_t outlen)
+{
+	if (snap->cfg->alert_from[0])
+		snprintf(out, outlen, "%s", snap->cfg->alert_from);
+	else
+		snprintf(out, outlen, "klaxon@%s", snap->hostname);
+}
+
+/* daemon_spool_summary - alertagg_summary_fn: compose a window's summary, spool it under its key */
+static int daemon_spool_summary(const struct alertagg_summary *s, void *arg)
+{
+	struct daemon_alert_state *st = arg;
+	const struct config *cfg = st->snap->cfg;
+	char from[320], label[200], err[512];
+	daemon_from(st->snap, from, sizeof(from));
+	const struct alert_summary_info info = {
+		.key = s->key, .label = s->label, .client_addr = s->client_addr, .auth_user = s->auth_user,
+		.origin = s->origin, .count = s->count, .alerted = s->alerted, .first = s->first,
+		.last = s->last, .viruses = s->viruses, .virus_counts = s->virus_counts,
+		.nviruses = s->nviruses, .from = from, .to = (const char *const *)cfg->alert_to_list,
+		.nto = cfg->alert_to_count, .hostname = st->snap->hostname, .when = time(NULL),
+	};
+	char *msg = NULL;
+	size_t len = 0;
+	int rc = alert_compose_summary(&info, &msg, &len, err, sizeof(err));
+	if (rc == 0)
+		rc = alert_enqueue_named(cfg->alert_spool_dir, s->key, msg, len, err, sizeof(err));
+	free(msg);
+	pipeline_sanitize(label, sizeof(label), s->label);
+	if (rc == -1) {
+		log_warn("alerts: summary for %s not spooled, kept for the next round: %s", label, err);
+		return -1;
+	}
+	log_info("alerts: summary %s: %lu infected messages from %s, %lu alerted at once", s->key, s->count,
+		 label, s->alerted);
+	st->spooled++;
+	return 0;
+}
+
+/* daemon_due_summaries - spool the summaries of windows that have ended; how many were spooled */
+static unsigned daemon_due_summaries(struct daemon_alert_state *st, time_t now)
+{
+	struct alertagg *ag = alertagg_global();
+	if (ag == NULL)
+		return 0;
+	char err[512];
+	st->spooled = 0;
+	if (alertagg_due(ag, now, daemon_spool_summary, st, err, sizeof(err)) == -1 &&
+	    now - st->last_warn >= (time_t)st->snap->cfg->alert_retry_interval) {
+		log_warn("alerts: window summaries: %s", err);
+		st->last_warn = now;
+	}
+	alertagg_close(ag);
+	return st->spooled;
+}
+
+/* daemon_alert_round - due summaries every round; the spool when kicked, summaries wait, or on retry */
+static void daemon_alert_round(struct daemon_alert_state *st, bool kicked)
+{
+	struct snapshot *snap = snapshot_acquire();
+	if (snap == NULL)
+		return;
+	time_t now = time(NULL);
+	st->snap = snap;
+	unsigned spooled = daemon_due_summaries(st, now);
+	if (kicked || spooled || now - st->last_flush >= (time_t)snap->cfg->alert_retry_interval) {
+		daemon_flush_alerts(snap->cfg);
+		st->last_flush = now;
+	}
+	st->snap = NULL;
 	snapshot_release(snap);
 }
 
-/* daemon_alert_thread - send alerts when kicked, retry pending ones on a timer */
+/* daemon_alert_wait - sleep ms under daemon_lock; a stop ends it, and a kick too if kick_ends */
+static void daemon_alert_wait(long ms, bool kick_ends)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += ms / 1000;
+	deadline.tv_nsec += (ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	while (!daemon_stopping && !(kick_ends && daemon_alert_kicked) &&
+	       pthread_cond_timedwait(&daemon_wake, &daemon_lock, &deadline) != ETIMEDOUT)
+		;
+}
+
+/* daemon_alert_thread - send alerts when kicked, summaries when windows end, retry pending ones */
 static void *daemon_alert_thread(void *arg)
 {
 	(void)arg;
+	struct daemon_alert_state st = {0};
+	bool kicked = true; /* alerts left from the last run go out at start */
 	pthread_mutex_lock(&daemon_lock);
 	while (!daemon_stopping) {
 		pthread_mutex_unlock(&daemon_lock);
-		daemon_flush_alerts();
+		daemon_alert_round(&st, kicked);
 		pthread_mutex_lock(&daemon_lock);
-
-		struct snapshot *snap = snapshot_acquire();
-		unsigned interval = snap ? snap->cfg->alert_retry_interval : 60;
-		snapshot_release(snap);
-		struct timespec deadline;
-		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_sec += interval;
-		while (!daemon_stopping && !daemon_alert_kicked &&
-		       pthread_cond_timedwait(&daemon_wake, &daemon_lock, &deadline) != ETIMEDOUT)
-			;
+		/* A flood of counted copies kicks us thousands of times: rounds stay at most 5 a second. */
+		daemon_alert_wait(DAEMON_ALERT_GAP_MS, false);
+		daemon_alert_wait(DAEMON_ALERT_ROUND_MS - DAEMON_ALERT_GAP_MS, true);
+		kicked = daemon_alert_kicked;
 		daemon_alert_kicked = false;
 	}
 	pthread_mutex_unlock(&daemon_lock);
 	return NULL;
+}
+
+/*
+ * daemon_alertagg_open - one alert per infected source and window from now on.
+ * Without it every infected copy has its own alert: more mail, nothing lost.
+ */
+static void daemon_alertagg_open(const struct config *cfg)
+{
+	const struct alertagg_opts opts = {cfg->alert_window, cfg->alert_max_per_hour};
+	struct alertagg *ag;
+	char err[1024];
+	if (alertagg_open(cfg->alert_spool_dir, &opts, &ag, err, sizeof(err)) == -1) {
+		log_error("alert aggregation unavailable, one alert per infected message: %s", err);
+		return;
+	}
+	alertagg_set_global(ag);
+	alertagg_close(ag); /* the global reference keeps it */
+	log_info("alerts: one per infected source every %u s, at most %u alert mails an hour (%s/aggregate.sqlite)",
+		 cfg->alert_window, cfg->alert_max_per_hour, cfg->alert_spool_dir);
+}
+
+/* daemon_alertagg_reload - another aggregator when its directory or limits changed */
+static void daemon_alertagg_reload(const struct config *old, const struct config *fresh)
+{
+	if (old && strcmp(old->alert_spool_dir, fresh->alert_spool_dir) == 0 &&
+	    old->alert_window == fresh->alert_window && old->alert_max_per_hour == fresh->alert_max_per_hour)
+		return;
+	daemon_alertagg_open(fresh);
 }
 
 /* daemon_log_cache - the outbreak cache's counts, as a snapshot is retired */
@@ -111,6 +234,7 @@ static void daemon_reload_now(const char *config_path)
 		log_warn("reload: milter_socket changed; that takes a restart, still listening on %s",
 			 old->cfg->milter_socket);
 	daemon_log_cache(old, "reload: a new, empty cache for the new snapshot");
+	daemon_alertagg_reload(old ? old->cfg : NULL, fresh->cfg);
 	snapshot_release(old);
 	if (fresh->builtin_sigs)
 		log_warn("reload: using the BUILT-IN TEST SIGNATURES only (no database in %s)", "/var/lib/clamav");
@@ -344,6 +468,8 @@ int daemon_serve(const char *config_path, bool foreground)
 		daemon_detach();
 	daemon_write_pid(cfg->pid_file, pw);
 	daemon_drop_privileges(pw);
+	/* After the fork and the drop: the database is the daemon user's, and no connection crosses a fork. */
+	daemon_alertagg_open(cfg);
 	if (snap->builtin_sigs)
 		log_warn("using the BUILT-IN TEST SIGNATURES only: they catch EICAR and the clamav-testfiles "
 			 "samples, not real viruses. Install a database in /var/lib/clamav (freshclam).");
@@ -377,6 +503,7 @@ int daemon_serve(const char *config_path, bool foreground)
 	pthread_join(alert_tid, NULL);
 	pthread_kill(sig_tid, SIGUSR2);
 	pthread_join(sig_tid, NULL);
+	alertagg_set_global(NULL);
 	daemon_clear_pid(pid_file);
 	struct snapshot *last = snapshot_acquire();
 	daemon_log_cache(last, "stop");

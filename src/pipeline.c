@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "alertagg.h"
 #include "filter_policy.h"
 #include "log.h"
 #include "quarantine.h"
@@ -251,6 +252,29 @@ static void pipeline_unquarantine(struct snapshot *snap, struct pipeline_result 
 		r->quarantine_id[0] = '\0';
 }
 
+/*
+ * pipeline_alert_counted - true when the aggregator (alertagg.h) counts this
+ * viral copy into its source's window instead of an alert of its own. Any
+ * doubt (no aggregator, another verdict, a failed note) means an alert.
+ */
+static bool pipeline_alert_counted(const struct envelope *env, const struct pipeline_result *r)
+{
+	if (r->verdict != VERDICT_VIRUS)
+		return false;
+	struct alertagg *ag = alertagg_global();
+	if (ag == NULL)
+		return false;
+	const struct alertagg_source src = {env->client_addr, env->auth_user, env->origin};
+	enum alertagg_decision d = ALERTAGG_ALERT_NOW;
+	char err[400];
+	if (alertagg_note(ag, &src, (const char *const *)r->insp.scan.viruses, r->insp.scan.nviruses, time(NULL),
+			  &d, err, sizeof(err)) == -1)
+		log_warn("%s: alert aggregation failed, alerting for this message: %s",
+			 env->queue_id ? env->queue_id : "NOQUEUE", err);
+	alertagg_close(ag);
+	return d == ALERTAGG_COUNTED;
+}
+
 /* pipeline_act - quarantine and alert as the cell says, keeping the no-loss rules */
 static void pipeline_act(struct snapshot *snap, const struct envelope *env, struct spool *spool,
 			 struct policy_cell cell, struct pipeline_result *r)
@@ -264,6 +288,11 @@ static void pipeline_act(struct snapshot *snap, const struct envelope *env, stru
 		/* A reject leaves the message with the sender: nothing is lost. */
 		log_warn("%s: optional quarantine copy failed: %s", env->queue_id ? env->queue_id : "NOQUEUE",
 			 r->detail);
+	}
+	if (cell.alert && pipeline_alert_counted(env, r)) {
+		/* The window's summary will tell; the log says alert=counted. */
+		snprintf(r->alert_id, sizeof(r->alert_id), "counted");
+		return;
 	}
 	if (cell.alert && pipeline_alert_note(snap, env, NULL, NULL, r) == -1) {
 		if (r->quarantine_id[0])

@@ -7,7 +7,7 @@
  *	if (qindex_open(quarantine_dir, &ix, err, errlen) == -1) ...
  *	struct qindex_sync_stats st;
  *	qindex_sync(ix, &st, err, errlen);       files -> index, incrementally
- *	struct qindex_filter f = {.since = t, .rcpt = "bob@example.org"};
+ *	struct qindex_filter f = {.since = t, .rcpt = "bob@example.org", .class = -1};
  *	qindex_list(ix, &f, row_fn, arg, err, errlen);
  *	qindex_close(ix);
  *
@@ -49,7 +49,9 @@
  *	(qindex_remove()).
  *
  * OWNERSHIP
- *	Row strings passed to fn are valid only during the call.
+ *	Row strings passed to fn are valid only during the call. No statement
+ *	is open while fn runs, so fn may call any qindex function on the same
+ *	handle (expiry calls qindex_remove() from its callback).
  *
  * ERRORS
  *	0, or -1 with err ("index.sqlite: <what>: <sqlite message>").
@@ -77,7 +79,7 @@ struct qindex_sync_stats {
 struct qindex_filter {
 	time_t since, until;       /* 0: no bound; since is inclusive, until exclusive */
 	const char *rcpt;          /* case-insensitive, exact; NULL: any */
-	int class;                 /* enum quarantine_class, -1: any */
+	int class;                 /* enum quarantine_class, -1: any (0 is virus: set it) */
 	const char *virus;         /* exact virus name; NULL: any */
 	const char *id;            /* one entry; NULL: any */
 	size_t limit;              /* 0: no limit; newest first when set */
@@ -107,7 +109,7 @@ int qindex_open(const char *qdir, struct qindex **out, char *err, size_t errlen)
 int qindex_sync(struct qindex *ix, struct qindex_sync_stats *st, char *err, size_t errlen);
 int qindex_reindex(struct qindex *ix, struct qindex_sync_stats *st, char *err, size_t errlen);
 int qindex_list(struct qindex *ix, const struct qindex_filter *f, qindex_row_fn fn, void *arg,
-		char *err, size_t errlen);
+		char *err, size_t errlen);                       /* f NULL: every entry */
 int qindex_count(struct qindex *ix, const struct qindex_filter *f, unsigned long *n, char *err,
 		 size_t errlen);
 int qindex_recipients(struct qindex *ix, time_t since, qindex_rcpt_fn fn, void *arg, char *err,

@@ -642,7 +642,7 @@ static int ag_hand_off(struct alertagg *ag, const struct ag_window *w, time_t no
 	}
 	const struct alertagg_summary s = {
 		.key = w->key,
-		.source = w->skey + 5, /* past "addr:" or "user:" */
+		.source = strlen(w->skey) > 5 ? w->skey + 5 : w->skey, /* past "addr:" or "user:" */
 		.label = w->label,
 		.client_addr = w->client_addr,
 		.auth_user = w->auth_user[0] ? w->auth_user : NULL,

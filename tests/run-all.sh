@@ -7,6 +7,8 @@
 #   mime     golden and hostile MIME samples, banned names, readings, cache
 #   rebuild  rebuilt messages (parts dropped or replaced) read by Python's email
 #   filter   conf/filter.lua decides as the built-in policy does, over the corpus
+#   quarantine  `klaxon quarantine` commands and `klaxon digest` over generated outbreaks
+#   alerts   10,000 viral messages from one host: one alert and one summary per window
 #   daemon   start-up errors, privilege drop, reload, stop, sanitizer build
 #   noloss   broken quarantine, alert spool, scanner, spool: 4xx, nothing half-done
 #   milter   miltertest scripts against the daemon, sanitizer build
@@ -18,7 +20,7 @@
 # runs a subset.
 set -u
 cd "$(dirname "$0")/.."
-SUITES=${SUITES:-"unit check mime rebuild filter daemon noloss milter e2e fuzz"}
+SUITES=${SUITES:-"unit check mime rebuild filter quarantine daemon noloss milter alerts e2e fuzz"}
 LOGDIR=${LOGDIR:-build/test-logs}
 mkdir -p "$LOGDIR"
 passed=0
@@ -69,6 +71,14 @@ for suite in $SUITES; do
 		;;
 	filter)
 		[ -x tests/filter/run.sh ] && KLAXON_BIN=build-san/klaxon run_suite filter tests/filter/run.sh
+		;;
+	quarantine)
+		[ -x tests/quarantine/run.sh ] && KLAXON_BIN=build-san/klaxon run_suite quarantine tests/quarantine/run.sh
+		[ -x tests/quarantine/digest_test.sh ] && KLAXON_BIN=build-san/klaxon \
+			run_suite digest tests/quarantine/digest_test.sh
+		;;
+	alerts)
+		[ -x tests/alerts/run.sh ] && KLAXON_BIN=build-san/klaxon run_suite alerts tests/alerts/run.sh
 		;;
 	daemon)
 		KLAXON_BIN=build-san/klaxon run_suite daemon tests/daemon/run.sh

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 e2e_begin virus-internal
 
-klaxon_conf "$SD/klaxon.conf"
+klaxon_conf "$SD/klaxon.conf" alert_window=10
 klaxon_start "$SD/klaxon.conf" || exit 1
 Q=$SD/quarantine
 
@@ -46,6 +46,10 @@ quarantined_internal() {
 			"no .kq with the Subject line and the payload (${kq:-none})"
 	fi
 	qid=$(basename "${kq:-none}" .kq)
+	if [ "${AGGREGATED:-0}" = 1 ]; then
+		aggregated_internal "$label" "$virus"
+		return
+	fi
 	if [ -n "$kq" ] && alert=$(wait_for_mail alerts "$qid" 30); then
 		pass "$label: alert for quarantine id $qid reached $ALERT_RCPT"
 		local missing=""
@@ -70,6 +74,25 @@ quarantined_internal() {
 	fi
 }
 
+# aggregated_internal LABEL VIRUS: a later copy from the same host inside
+# alert_window has no alert of its own; the window's summary counts it.
+aggregated_internal() {
+	local label=$1 virus=$2 summary
+	if grep -q "client=$INTERNAL_IP .*alert=counted" "$SD/klaxon.log"; then
+		pass "$label: a second copy from $INTERNAL_IP is counted, not alerted (alert=counted)"
+	else
+		fail "$label: a second copy from $INTERNAL_IP is counted, not alerted (alert=counted)" "no such log line"
+	fi
+	if summary=$(wait_for_mail alerts "2 infected messages from internal host $INTERNAL_IP" 40); then
+		pass "$label: the window's summary (2 infected messages) reached $ALERT_RCPT"
+		grep -q -F -e "$virus" "$summary" && grep -q -F -e "$EICAR_NAME" "$summary" &&
+			pass "$label: the summary names both viruses" ||
+			fail "$label: the summary names both viruses" "in $(basename "$summary")"
+	else
+		fail "$label: the window's summary (2 infected messages) reached $ALERT_RCPT" "none after 40 s"
+	fi
+}
+
 # 1. EICAR in the body.
 tok=$(new_token)
 sender=insider-$tok@inside.test
@@ -90,8 +113,9 @@ swaks_send "$SD/smtp2.txt" --local-interface "$INTERNAL_IP" --from "$sender" \
 	--header "Subject: zip/internal $tok" --body "see attachment $tok" \
 	--attach @"$TESTFILES/clam.zip"
 rc=$?
-# The .kq is the raw message, so the zip is in there base64-encoded.
-quarantined_internal zip/internal "$tok" "$sender" Klaxon.Test.ClamExe \
+# The .kq is the raw message, so the zip is in there base64-encoded. Same host,
+# same alert window: counted, and summarised when the window ends.
+AGGREGATED=1 quarantined_internal zip/internal "$tok" "$sender" Klaxon.Test.ClamExe \
 	"$(base64 -w 76 "$TESTFILES/clam.zip" | head -n 1)" "$before" "$SD/smtp2.txt" "$rc"
 
 # A clean message from the internal address still gets through.

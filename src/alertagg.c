@@ -53,6 +53,8 @@ enum ag_stmt {
 	AG_VIRUSES,
 	AG_DROP_VIRUSES,
 	AG_DROP_WIN,
+	AG_UNBUMP,
+	AG_UNSENT,
 	AG_NSTMT
 };
 
@@ -75,6 +77,8 @@ static const char *const ag_sql[AG_NSTMT] = {
 	[AG_VIRUSES] = "SELECT name, count FROM win_virus WHERE win = ?1 ORDER BY count DESC, name",
 	[AG_DROP_VIRUSES] = "DELETE FROM win_virus WHERE win = ?1",
 	[AG_DROP_WIN] = "DELETE FROM win WHERE id = ?1",
+	[AG_UNBUMP] = "UPDATE win SET count = count - 1, alerted = max(alerted - 1, 0) WHERE id = ?1",
+	[AG_UNSENT] = "DELETE FROM sent WHERE rowid = (SELECT max(rowid) FROM sent)",
 };
 
 static const char ag_schema[] =
@@ -474,6 +478,65 @@ static int ag_note_tx(struct alertagg *ag, const struct alertagg_source *src, co
 		*d = room ? ALERTAGG_ALERT_NOW : ALERTAGG_COUNTED;
 	}
 	return ag_count_viruses(ag, id, viruses, nviruses, err, errlen);
+}
+
+/* ag_forget_tx - the body of alertagg_forget()'s transaction */
+static int ag_forget_tx(struct alertagg *ag, const struct alertagg_source *src, time_t now, char *err,
+			size_t errlen)
+{
+	char skey[AG_FIELD_MAX + 8];
+	sqlite3_int64 id = 0, count = 0;
+
+	ag_source_key(src, skey, sizeof(skey));
+	if (ag_find(ag, skey, now, &id, err, errlen) == -1)
+		return -1;
+	if (id == 0)
+		return 0;
+	sqlite3_stmt *st = ag_stmt(ag, AG_UNSENT);
+	if (ag_done(ag, st, "forget sent", err, errlen) == -1)
+		return -1;
+	/* The window's own count decides: a window that only held this message goes. */
+	sqlite3_stmt *cq;
+	if (sqlite3_prepare_v2(ag->db, "SELECT count FROM win WHERE id = ?1", -1, &cq, NULL) != SQLITE_OK)
+		return ag_fail(ag, "prepare count", err, errlen);
+	sqlite3_bind_int64(cq, 1, id);
+	if (sqlite3_step(cq) == SQLITE_ROW)
+		count = sqlite3_column_int64(cq, 0);
+	sqlite3_finalize(cq);
+	if (count > 1) {
+		st = ag_stmt(ag, AG_UNBUMP);
+		sqlite3_bind_int64(st, 1, id);
+		return ag_done(ag, st, "forget count", err, errlen);
+	}
+	st = ag_stmt(ag, AG_DROP_VIRUSES);
+	sqlite3_bind_int64(st, 1, id);
+	if (ag_done(ag, st, "forget viruses", err, errlen) == -1)
+		return -1;
+	st = ag_stmt(ag, AG_DROP_WIN);
+	sqlite3_bind_int64(st, 1, id);
+	return ag_done(ag, st, "forget window", err, errlen);
+}
+
+/*
+ * alertagg_forget - undo the last note of src: it said ALERT_NOW, but the
+ * alert could not be spooled and the message was tempfailed, so its retry
+ * must find things as if it had never come (and alert at once again).
+ */
+int alertagg_forget(struct alertagg *ag, const struct alertagg_source *src, time_t now, char *err,
+		    size_t errlen)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&ag->lock);
+	if (ag_exec(ag, "BEGIN IMMEDIATE", err, errlen) == 0) {
+		rc = ag_forget_tx(ag, src, now, err, errlen);
+		if (rc == 0)
+			rc = ag_exec(ag, "COMMIT", err, errlen);
+		if (rc == -1)
+			ag_rollback(ag);
+	}
+	pthread_mutex_unlock(&ag->lock);
+	return rc;
 }
 
 /* alertagg_note - count one infected message; d says whether it alerts at once */

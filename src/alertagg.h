@@ -59,7 +59,9 @@
  * ERRORS
  *	0, or -1 with err. A note that fails must not lose the alert: the
  *	caller then sends the per-message alert as before (d is set to
- *	ALERTAGG_ALERT_NOW). alertagg_due() returns -1 also when fn failed
+ *	ALERTAGG_ALERT_NOW). When a note said ALERT_NOW but the alert could
+ *	not be spooled (the message is then tempfailed), alertagg_forget()
+ *	undoes it: the retry finds the source as before and alerts at once. alertagg_due() returns -1 also when fn failed
  *	for a window: that window stays and is offered again at the next call.
  *
  * THREAD SAFETY
@@ -111,6 +113,8 @@ int alertagg_open(const char *dir, const struct alertagg_opts *opts, struct aler
 		  size_t errlen);
 int alertagg_note(struct alertagg *ag, const struct alertagg_source *src, const char *const *viruses,
 		  size_t nviruses, time_t now, enum alertagg_decision *d, char *err, size_t errlen);
+int alertagg_forget(struct alertagg *ag, const struct alertagg_source *src, time_t now, char *err,
+		    size_t errlen);
 int alertagg_due(struct alertagg *ag, time_t now, alertagg_summary_fn fn, void *arg, char *err,
 		 size_t errlen);
 void alertagg_close(struct alertagg *ag);

@@ -276,6 +276,19 @@ static bool pipeline_alert_counted(const struct envelope *env, const struct pipe
 }
 
 /* pipeline_act - quarantine and alert as the cell says, keeping the no-loss rules */
+/* pipeline_alert_forget - the message is tempfailed: its note must not count, its retry alerts */
+static void pipeline_alert_forget(const struct envelope *env, const struct pipeline_result *r)
+{
+	struct alertagg *ag = r->verdict == VERDICT_VIRUS ? alertagg_global() : NULL;
+	if (ag == NULL)
+		return;
+	const struct alertagg_source src = {env->client_addr, env->auth_user, env->origin};
+	char err[400];
+	if (alertagg_forget(ag, &src, time(NULL), err, sizeof(err)) == -1)
+		log_warn("%s: alert aggregation: %s", env->queue_id ? env->queue_id : "NOQUEUE", err);
+	alertagg_close(ag);
+}
+
 static void pipeline_act(struct snapshot *snap, const struct envelope *env, struct spool *spool,
 			 struct policy_cell cell, struct pipeline_result *r)
 {
@@ -297,6 +310,7 @@ static void pipeline_act(struct snapshot *snap, const struct envelope *env, stru
 	if (cell.alert && pipeline_alert_note(snap, env, NULL, NULL, r) == -1) {
 		if (r->quarantine_id[0])
 			pipeline_unquarantine(snap, r);
+		pipeline_alert_forget(env, r);
 		pipeline_fail(r, "alert spool unavailable", NULL);
 	}
 }

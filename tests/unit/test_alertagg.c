@@ -133,6 +133,38 @@ static void due(struct fixture *f, struct alertagg *ag, time_t now, struct colle
 		fail_msg("alertagg_due: %s", f->err);
 }
 
+/* test_forget - an ALERT_NOW whose alert could not be spooled is undone: the retry alerts again */
+static void test_forget(void **state)
+{
+	struct fixture *f = *state;
+	struct alertagg *ag = open_ag(f, WINDOW, 30);
+	struct collector c = {0};
+
+	assert_int_equal(note(f, ag, &host, eicar, 1, T0), ALERTAGG_ALERT_NOW);
+	assert_int_equal(alertagg_forget(ag, &host, T0, f->err, sizeof(f->err)), 0);
+	/* the retry of the same message: as if it had never come */
+	assert_int_equal(note(f, ag, &host, eicar, 1, T0 + 5), ALERTAGG_ALERT_NOW);
+	assert_int_equal(note(f, ag, &host, eicar, 1, T0 + 6), ALERTAGG_COUNTED);
+	due(f, ag, T0 + 5 + WINDOW, &c);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.seen[0].count, 2);   /* the forgotten note is not in it */
+	assert_int_equal(c.seen[0].alerted, 1);
+
+	/* forgetting in a window of several only takes that one back */
+	struct collector c2 = {0};
+	time_t t1 = T0 + 10 * WINDOW;
+	assert_int_equal(note(f, ag, &alice, sobig, 1, t1), ALERTAGG_ALERT_NOW);
+	assert_int_equal(note(f, ag, &alice, sobig, 1, t1 + 1), ALERTAGG_COUNTED);
+	assert_int_equal(note(f, ag, &alice, sobig, 1, t1 + 2), ALERTAGG_COUNTED);
+	assert_int_equal(alertagg_forget(ag, &alice, t1 + 2, f->err, sizeof(f->err)), 0);
+	due(f, ag, t1 + WINDOW, &c2);
+	assert_int_equal(c2.n, 1);
+	assert_int_equal(c2.seen[0].count, 2);
+	/* nothing open: forgetting is a no-op */
+	assert_int_equal(alertagg_forget(ag, &other, t1, f->err, sizeof(f->err)), 0);
+	alertagg_close(ag);
+}
+
 static void test_first_alerts_later_counted(void **state)
 {
 	struct fixture *f = *state;
@@ -503,6 +535,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_first_alerts_later_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_summary_at_window_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_labels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fn_failure_keeps_window, setup, teardown),

@@ -9,8 +9,12 @@
  *	stops the milter). Two threads of klaxon's own run beside it:
  *	  - the reload thread waits for SIGUSR1 and swaps in a new snapshot;
  *	    a bad config is logged and the old snapshot stays;
- *	  - the alert thread submits spooled alerts, at once when the milter
- *	    spools one and every alert_retry_interval while any is pending.
+ *	  - the alert thread, every 2 s: hands the summaries of alert windows
+ *	    that ended (alertagg.h) to the spool, and submits spooled alerts,
+ *	    at once when the milter spools one or a summary was spooled, and
+ *	    every alert_retry_interval while any is pending. The aggregator is
+ *	    opened after the privilege drop and reopened on reload when its
+ *	    settings change; if it cannot be opened every message alerts.
  *	Start-up errors (bad config, no signatures, socket in use) are printed
  *	to stderr with the file and line and the exit status is 1.
  *

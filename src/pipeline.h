@@ -23,8 +23,11 @@
  *	     nothing is discarded without a durable copy;
  *	  5. an alert, composed and written durably to the alert spool (sending
  *	     is the caller's business: the daemon's retry thread or check's
- *	     flush). If spooling fails the message is tempfailed and its
- *	     quarantine copy removed, so the retry does not leave a duplicate.
+ *	     flush). With the daemon's aggregator (alertagg.h) a viral message
+ *	     from a source already alerted about in its window is only counted
+ *	     (alert_id "counted"); the window's summary tells. If spooling
+ *	     fails the message is tempfailed, its quarantine copy removed and
+ *	     its note forgotten, so the retry neither duplicates nor loses.
  *	Any error on the way gives ACTION_TEMPFAIL with reply_tempfail, a
  *	short public reason for the SMTP reply and the detail for the log.
  *

@@ -8,6 +8,11 @@
  * it shows is what is on disk. Files are the truth: show, release and
  * delete read the entry file itself, never only the index row.
  *
+ * This file holds the table, the parser, the output helpers the other
+ * commands share, and list, expire, reindex and stats; show is in
+ * qcli_show.c, release, delete and the audit log in qcli_release.c, and
+ * qcli_int.h is what they share.
+ *
  * Everything that came with a message (envelope, header, names) is
  * printed through qcli_clean(): a terminal must never receive a control
  * character from a stranger. --json output is escaped by json.h instead.
@@ -15,53 +20,27 @@
 #include "qcli.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "config.h"
-#include "durable.h"
 #include "ident.h"
-#include "intake.h"
 #include "json.h"
 #include "log.h"
-#include "mime.h"
+#include "qcli_int.h"
 #include "qindex.h"
 #include "quarantine.h"
 #include "release.h"
-#include "submit.h"
-
-#define QCLI_ERR 1
-#define QCLI_USAGE 2
 
 /* Options, as bits, so each command's row says which it takes. */
 enum {
 	QO_SINCE = 1u << 0, QO_UNTIL = 1u << 1, QO_RCPT = 1u << 2, QO_CLASS = 1u << 3,
 	QO_VIRUS = 1u << 4, QO_LIMIT = 1u << 5, QO_JSON = 1u << 6, QO_TO = 1u << 7,
 	QO_FORCE = 1u << 8, QO_DRY_RUN = 1u << 9,
-};
-
-struct qcli_opts {
-	time_t since, until;
-	const char *rcpt, *virus, *id;
-	int class;                  /* enum quarantine_class, -1: any */
-	size_t limit;
-	const char **to;
-	size_t nto;
-	bool json, force, dry_run;
-};
-
-struct qcli {
-	struct config *cfg;
-	struct qindex *ix;
-	struct qcli_opts o;
-	time_t now;
 };
 
 struct qcli_cmd {
@@ -73,9 +52,6 @@ struct qcli_cmd {
 };
 
 static int qcli_list(struct qcli *q);
-static int qcli_show(struct qcli *q);
-static int qcli_release(struct qcli *q);
-static int qcli_delete(struct qcli *q);
 static int qcli_expire(struct qcli *q);
 static int qcli_reindex(struct qcli *q);
 static int qcli_stats(struct qcli *q);
@@ -127,7 +103,7 @@ static size_t qcli_utf8_len(const unsigned char *s, size_t avail)
  * UTF-8 become '?'. multiline keeps LF and tab and drops the CR of a CRLF
  * (for the header block); otherwise a value stays on one line.
  */
-static char *qcli_clean(const char *s, size_t len, bool multiline)
+char *qcli_clean(const char *s, size_t len, bool multiline)
 {
 	char *out = malloc(len + 1);
 	size_t n = 0;
@@ -158,7 +134,7 @@ static char *qcli_clean(const char *s, size_t len, bool multiline)
 }
 
 /* qcli_put - print one value cleaned; dash for an empty one */
-static void qcli_put(FILE *fp, const char *s)
+void qcli_put(FILE *fp, const char *s)
 {
 	if (s == NULL || *s == '\0') {
 		fputc('-', fp);
@@ -170,7 +146,7 @@ static void qcli_put(FILE *fp, const char *s)
 }
 
 /* qcli_stamp - RFC 3339 UTC */
-static void qcli_stamp(time_t t, char *buf, size_t len)
+void qcli_stamp(time_t t, char *buf, size_t len)
 {
 	struct tm tm;
 
@@ -193,10 +169,33 @@ static void qcli_age(long long secs, char *buf, size_t len)
 		snprintf(buf, len, "%llds", secs);
 }
 
-static void qcli_json_key(FILE *fp, bool *first, const char *key)
+void qcli_json_key(FILE *fp, bool *first, const char *key)
 {
 	fprintf(fp, "%s\"%s\": ", *first ? "" : ", ", key);
 	*first = false;
+}
+
+/* ------------------------------------------------------------------ */
+/* The entry named on the command line                                 */
+/* ------------------------------------------------------------------ */
+
+/* qcli_read - the entry named on the command line; prints why not */
+int qcli_read(struct qcli *q, const char *cmd, struct quarantine_entry *e)
+{
+	char err[1024];
+
+	memset(e, 0, sizeof(*e));
+	if (!ident_valid(q->o.id)) {
+		char *c = qcli_clean(q->o.id, strlen(q->o.id), false);
+		fprintf(stderr, "klaxon quarantine %s: '%s' is not a quarantine id\n", cmd, c);
+		free(c);
+		return -1;
+	}
+	if (quarantine_read(q->cfg->quarantine_dir, q->o.id, e, err, sizeof(err)) == -1) {
+		fprintf(stderr, "klaxon quarantine %s: %s\n", cmd, err);
+		return -1;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -457,474 +456,8 @@ static int qcli_list(struct qcli *q)
 }
 
 /* ------------------------------------------------------------------ */
-/* show                                                                */
+/* expire, reindex, stats                                              */
 /* ------------------------------------------------------------------ */
-
-/* qcli_read - the entry named on the command line; prints why not */
-static int qcli_read(struct qcli *q, const char *cmd, struct quarantine_entry *e)
-{
-	char err[1024];
-
-	memset(e, 0, sizeof(*e));
-	if (!ident_valid(q->o.id)) {
-		char *c = qcli_clean(q->o.id, strlen(q->o.id), false);
-		fprintf(stderr, "klaxon quarantine %s: '%s' is not a quarantine id\n", cmd, c);
-		free(c);
-		return -1;
-	}
-	if (quarantine_read(q->cfg->quarantine_dir, q->o.id, e, err, sizeof(err)) == -1) {
-		fprintf(stderr, "klaxon quarantine %s: %s\n", cmd, err);
-		return -1;
-	}
-	return 0;
-}
-
-/* qcli_parse_message - the stored raw message through the MIME parser (default reading) */
-static struct mime_message *qcli_parse_message(const struct config *cfg, const char *msg, size_t len)
-{
-	struct mime_limits lim;
-
-	intake_limits(cfg, &lim);
-	struct mime_parser *p = mime_parser_new(&lim, NULL);
-	if (p == NULL || mime_parser_feed(p, msg, len) == -1) {
-		if (p != NULL)
-			mime_message_free(mime_parser_finish(p));
-		return NULL;
-	}
-	return mime_parser_finish(p);
-}
-
-static void qcli_show_list_text(const char *label, char *const *v, size_t n)
-{
-	printf("%-12s ", label);
-	for (size_t i = 0; i < n; i++) {
-		fputs(i ? ", " : "", stdout);
-		qcli_put(stdout, v[i]);
-	}
-	fputs(n ? "\n" : "-\n", stdout);
-}
-
-static void qcli_show_field(const char *label, const char *value)
-{
-	printf("%-12s ", label);
-	qcli_put(stdout, value);
-	fputc('\n', stdout);
-}
-
-/* qcli_show_text - envelope, verdicts, header block, part tree, for people */
-static void qcli_show_text(const struct quarantine_entry *e, const char *header,
-			   const struct mime_message *m)
-{
-	char stamp[40];
-
-	qcli_stamp(e->when, stamp, sizeof(stamp));
-	qcli_show_field("id:", e->id);
-	qcli_show_field("time:", stamp);
-	qcli_show_field("class:", e->class);
-	qcli_show_field("origin:", e->origin);
-	qcli_show_field("client:", e->client_addr);
-	qcli_show_field("client name:", e->client_name);
-	qcli_show_field("helo:", e->helo);
-	qcli_show_field("auth user:", e->auth_user);
-	qcli_show_field("sender:", e->sender != NULL && e->sender[0] ? e->sender : "<>");
-	qcli_show_list_text("recipients:", e->rcpts, e->nrcpts);
-	qcli_show_field("queue id:", e->queue_id);
-	qcli_show_field("subject:", e->subject);
-	qcli_show_list_text("viruses:", e->viruses, e->nviruses);
-	qcli_show_list_text("banned:", e->banned, e->nbanned);
-	qcli_show_list_text("flags:", e->flags, e->nflags);
-	qcli_show_field("reason:", e->reason);
-	qcli_show_field("payload:", e->payload);
-	printf("%-12s %llu bytes\n", "size:", e->size);
-
-	printf("\nheader:\n");
-	for (const char *line = header; *line;) {
-		const char *nl = strchr(line, '\n');
-		int n = nl ? (int)(nl - line) : (int)strlen(line);
-		printf("  %.*s\n", n, line);
-		line += n + (nl != NULL);
-	}
-	if (m == NULL) {
-		printf("\nparts: (the message could not be parsed: out of memory)\n");
-		return;
-	}
-	printf("\nparts:\n");
-	for (size_t i = 0; i < m->nparts; i++) {
-		const struct mime_part *pt = &m->parts[i];
-		char tree[96];
-		snprintf(tree, sizeof(tree), "%*s%s", (int)pt->depth * 2, "", pt->path);
-		printf("  %-14s %s", tree, pt->content_type);
-		if (pt->filename[0]) {
-			fputs("  \"", stdout);
-			qcli_put(stdout, pt->filename);
-			fputc('"', stdout);
-		}
-		if (pt->leaf)
-			printf("  %zu bytes", pt->size);
-		fputc('\n', stdout);
-	}
-	if (m->limit != MIME_LIMIT_NONE)
-		printf("  (the tree stops here: %s)\n", m->limit_detail);
-}
-
-static void qcli_json_list(FILE *fp, char *const *v, size_t n)
-{
-	json_string_array(fp, (const char *const *)v, n);
-}
-
-/* qcli_show_json - the same as one JSON object */
-static void qcli_show_json(const struct quarantine_entry *e, const char *header,
-			   const struct mime_message *m)
-{
-	char stamp[40];
-	bool first = true;
-
-	qcli_stamp(e->when, stamp, sizeof(stamp));
-	fputc('{', stdout);
-	qcli_json_key(stdout, &first, "id"), json_string(stdout, e->id);
-	qcli_json_key(stdout, &first, "time"), json_string(stdout, stamp);
-	qcli_json_key(stdout, &first, "class"), json_string(stdout, e->class);
-	qcli_json_key(stdout, &first, "origin"), json_string(stdout, e->origin);
-	qcli_json_key(stdout, &first, "client_addr"), json_string(stdout, e->client_addr);
-	qcli_json_key(stdout, &first, "client_name"), json_string(stdout, e->client_name);
-	qcli_json_key(stdout, &first, "helo"), json_string(stdout, e->helo);
-	qcli_json_key(stdout, &first, "auth_user"), json_string(stdout, e->auth_user);
-	qcli_json_key(stdout, &first, "sender"), json_string(stdout, e->sender);
-	qcli_json_key(stdout, &first, "rcpts"), qcli_json_list(stdout, e->rcpts, e->nrcpts);
-	qcli_json_key(stdout, &first, "queue_id"), json_string(stdout, e->queue_id);
-	qcli_json_key(stdout, &first, "subject"), json_string(stdout, e->subject);
-	qcli_json_key(stdout, &first, "viruses"), qcli_json_list(stdout, e->viruses, e->nviruses);
-	qcli_json_key(stdout, &first, "banned"), qcli_json_list(stdout, e->banned, e->nbanned);
-	qcli_json_key(stdout, &first, "flags"), qcli_json_list(stdout, e->flags, e->nflags);
-	qcli_json_key(stdout, &first, "reason"), json_string(stdout, e->reason);
-	qcli_json_key(stdout, &first, "payload"), json_string(stdout, e->payload);
-	qcli_json_key(stdout, &first, "size"), printf("%llu", e->size);
-	qcli_json_key(stdout, &first, "header"), json_string(stdout, header);
-	qcli_json_key(stdout, &first, "parts");
-	fputc('[', stdout);
-	for (size_t i = 0; m != NULL && i < m->nparts; i++) {
-		const struct mime_part *pt = &m->parts[i];
-		printf("%s{\"path\": ", i ? ", " : "");
-		json_string(stdout, pt->path);
-		printf(", \"depth\": %u, \"type\": ", pt->depth);
-		json_string(stdout, pt->content_type);
-		fputs(", \"filename\": ", stdout);
-		json_string(stdout, pt->filename);
-		printf(", \"leaf\": %s, \"size\": %zu}", pt->leaf ? "true" : "false", pt->size);
-	}
-	fputc(']', stdout);
-	qcli_json_key(stdout, &first, "limit");
-	json_string(stdout, m != NULL && m->limit != MIME_LIMIT_NONE ? m->limit_detail : NULL);
-	fputs("}\n", stdout);
-}
-
-/* qcli_show - one entry, from its file */
-static int qcli_show(struct qcli *q)
-{
-	struct quarantine_entry e;
-	char err[1024];
-	char *msg = NULL;
-	size_t len = 0;
-
-	if (qcli_read(q, "show", &e) == -1)
-		return QCLI_ERR;
-	if (quarantine_read_message(q->cfg->quarantine_dir, &e, &msg, &len, err, sizeof(err)) == -1) {
-		fprintf(stderr, "klaxon quarantine show: %s\n", err);
-		quarantine_entry_clear(&e);
-		return QCLI_ERR;
-	}
-	struct mime_message *m = qcli_parse_message(q->cfg, msg, len);
-	/* The header block as the parser cut it (bounded by mime_max_header_length). */
-	char *header = m != NULL ? qcli_clean(m->header_block ? m->header_block : "", m->header_len, true)
-				 : qcli_clean("", 0, true);
-	/* The blank line that ends the header block is not a field. */
-	for (size_t n = strlen(header); n >= 2 && header[n - 1] == '\n' && header[n - 2] == '\n'; n--)
-		header[n - 1] = '\0';
-	if (q->o.json)
-		qcli_show_json(&e, header, m);
-	else
-		qcli_show_text(&e, header, m);
-	free(header);
-	mime_message_free(m);
-	free(msg);
-	quarantine_entry_clear(&e);
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* The audit log                                                       */
-/* ------------------------------------------------------------------ */
-
-/* qcli_word - a value for an audit field or a token: printable, no spaces */
-static void qcli_word(char *dst, size_t len, const char *src)
-{
-	size_t n = 0;
-
-	for (; src != NULL && *src && n + 1 < len; src++) {
-		unsigned char c = (unsigned char)*src;
-		dst[n++] = (c <= 0x20 || c >= 0x7f) ? '?' : (char)c;
-	}
-	if (n == 0 && len > 1)
-		dst[n++] = '-';
-	dst[n] = '\0';
-}
-
-struct qcli_who {
-	char name[64];          /* login name, else SUDO_USER, else LOGNAME, else uid<N> */
-	char sudo[64];          /* SUDO_USER, "" if unset */
-	unsigned long uid;
-};
-
-/* qcli_who - who is at the keyboard, as far as we can tell; for the audit and the token */
-static void qcli_whoami(struct qcli_who *w)
-{
-	char login[64] = "";
-	const char *sudo = getenv("SUDO_USER");
-	const char *logname = getenv("LOGNAME");
-
-	w->uid = (unsigned long)getuid();
-	/* getlogin_r fails without a controlling terminal (cron, tests): fall back. */
-	if (getlogin_r(login, sizeof(login)) != 0)
-		login[0] = '\0';
-	const char *name = login[0] ? login : sudo && *sudo ? sudo : logname && *logname ? logname : NULL;
-	if (name != NULL)
-		qcli_word(w->name, sizeof(w->name), name);
-	else
-		snprintf(w->name, sizeof(w->name), "uid%lu", w->uid);
-	w->sudo[0] = '\0';
-	if (sudo != NULL && *sudo)
-		qcli_word(w->sudo, sizeof(w->sudo), sudo);
-}
-
-/* qcli_rcpt_list - "a@x,b@y", each cleaned to a word */
-static void qcli_rcpt_list(char *buf, size_t len, const char *const *rcpts, size_t n)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < n && used + 2 < len; i++) {
-		char w[512];
-		qcli_word(w, sizeof(w), rcpts[i]);
-		int k = snprintf(buf + used, len - used, "%s%s", i ? "," : "", w);
-		if (k < 0 || (size_t)k >= len - used)
-			break;
-		used += (size_t)k;
-	}
-	if (n == 0)
-		snprintf(buf, len, "-");
-}
-
-/*
- * qcli_audit - one line in quarantine_dir/audit.log: time, command, id,
- * recipients, who, result. One write(2) with O_APPEND, so concurrent
- * writers never interleave; fsync, because an audit trail that a crash
- * can take back is not one.
- */
-static int qcli_audit(struct qcli *q, const char *cmd, const char *rcpts, const char *result,
-		      const char *detail)
-{
-	struct qcli_who w;
-	char path[PATH_MAX], stamp[40], id[QUARANTINE_ID_MAX + 8], line[4096], err[512];
-
-	qcli_whoami(&w);
-	qcli_stamp(q->now, stamp, sizeof(stamp));
-	qcli_word(id, sizeof(id), q->o.id);
-	char *why = detail != NULL ? qcli_clean(detail, strlen(detail), false) : NULL;
-	int n = snprintf(line, sizeof(line), "%s %s id=%s rcpts=%s who=%s%s%s uid=%lu result=%s%s%s\n",
-			 stamp, cmd, id, rcpts, w.name, w.sudo[0] ? " sudo_user=" : "", w.sudo, w.uid,
-			 result, why ? " error=" : "", why ? why : "");
-	free(why);
-	if (n < 0 || (size_t)n >= sizeof(line)) {
-		n = (int)sizeof(line) - 1;
-		line[n - 1] = '\n';
-	}
-	snprintf(path, sizeof(path), "%s/audit.log", q->cfg->quarantine_dir);
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1) {
-		fprintf(stderr, "klaxon quarantine: open %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	int rc = durable_write_all(fd, line, (size_t)n, err, sizeof(err));
-	if (rc == -1)
-		fprintf(stderr, "klaxon quarantine: %s: %s\n", path, err);
-	else if ((rc = fsync(fd)) == -1)
-		fprintf(stderr, "klaxon quarantine: fsync %s: %s\n", path, strerror(errno));
-	if (close(fd) == -1 && rc == 0) {
-		fprintf(stderr, "klaxon quarantine: close %s: %s\n", path, strerror(errno));
-		rc = -1;
-	}
-	return rc;
-}
-
-/* ------------------------------------------------------------------ */
-/* release                                                             */
-/* ------------------------------------------------------------------ */
-
-/* qcli_addr_ok - an address we may put in an argv for sendmail: no controls, not empty */
-static bool qcli_addr_ok(const char *a, bool may_be_empty)
-{
-	if (*a == '\0')
-		return may_be_empty;
-	for (; *a; a++)
-		if ((unsigned char)*a < 0x20 || *a == 0x7f)
-			return false;
-	return true;
-}
-
-/*
- * qcli_release_argv - sendmail_command without -t (the recipients are the
- * envelope's, never the header's), with -i (a lone "." line is body, so
- * the body goes out byte for byte), then -f SENDER -- RCPT...
- */
-static char **qcli_release_argv(const struct config *cfg, const char *sender,
-				const char *const *rcpts, size_t nrcpts)
-{
-	size_t n = 0, k = 0;
-	bool have_i = false;
-
-	while (cfg->sendmail_argv[n] != NULL)
-		n++;
-	char **argv = calloc(n + nrcpts + 6, sizeof(*argv));
-	if (argv == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(cfg->sendmail_argv[i], "-t") == 0)
-			continue;
-		have_i |= strcmp(cfg->sendmail_argv[i], "-i") == 0 ||
-			  strcmp(cfg->sendmail_argv[i], "-oi") == 0;
-		argv[k++] = cfg->sendmail_argv[i];
-	}
-	if (!have_i)
-		argv[k++] = "-i";
-	argv[k++] = "-f";
-	/* "<>" is the null sender to Postfix (tok822), Sendmail and Exim alike. */
-	argv[k++] = sender[0] ? (char *)sender : "<>";
-	argv[k++] = "--";
-	for (size_t i = 0; i < nrcpts; i++)
-		argv[k++] = (char *)rcpts[i];
-	return argv;
-}
-
-/* qcli_release_refuse - say why, audit it, and give the exit status */
-static int qcli_release_refuse(struct qcli *q, const char *rcpts, const char *why)
-{
-	fprintf(stderr, "klaxon quarantine release: %s\n", why);
-	(void)qcli_audit(q, "release", rcpts, "refused", why);
-	return QCLI_ERR;
-}
-
-/* qcli_release_send - token first (else the message is held again), then sendmail */
-static int qcli_release_send(struct qcli *q, const struct quarantine_entry *e,
-			     const char *const *rcpts, size_t nrcpts, const char *rlist)
-{
-	char hash[RELEASE_HASH_LEN], err[1024];
-	char *msg = NULL;
-	size_t len = 0;
-	struct qcli_who w;
-	const char *qdir = q->cfg->quarantine_dir;
-
-	qcli_whoami(&w);
-	if (quarantine_read_message(qdir, e, &msg, &len, err, sizeof(err)) == -1)
-		return qcli_release_refuse(q, rlist, err);
-	release_body_hash(msg, len, hash);
-	if (hash[0] == '\0' ||
-	    release_mark(qdir, hash, e->id, w.name, q->now + (time_t)q->cfg->release_window, err,
-			 sizeof(err)) == -1) {
-		free(msg);
-		return qcli_release_refuse(q, rlist, hash[0] ? err : "SHA-256 failed (libcrypto)");
-	}
-	char **argv = qcli_release_argv(q->cfg, e->sender, rcpts, nrcpts);
-	int rc = argv == NULL ? -1 : 0;
-	if (argv == NULL)
-		snprintf(err, sizeof(err), "out of memory");
-	else
-		rc = submit_message(argv, msg, len, q->cfg->sendmail_timeout, err, sizeof(err));
-	free(argv);
-	free(msg);
-	if (rc == -1) {
-		log_warn("quarantine release: %s to %s by %s (uid %lu) failed: %s", e->id, rlist, w.name,
-			 w.uid, err);
-		fprintf(stderr, "klaxon quarantine release: %s: sendmail_command failed: %s\n", e->id, err);
-		(void)qcli_audit(q, "release", rlist, "failed", err);
-		return QCLI_ERR;
-	}
-	log_info("quarantine release: %s class=%s to %s by %s (uid %lu)", e->id, e->class, rlist,
-		 w.name, w.uid);
-	printf("released %s to %s\n", e->id, rlist);
-	if (qcli_audit(q, "release", rlist, "ok", NULL) == -1) {
-		fprintf(stderr, "klaxon quarantine release: %s was released, but the audit line was not written\n",
-			e->id);
-		return QCLI_ERR;
-	}
-	return 0;
-}
-
-/* qcli_release - re-inject a held message to its recipients (or --to) */
-static int qcli_release(struct qcli *q)
-{
-	struct quarantine_entry e;
-	char rlist[2048];
-
-	if (qcli_read(q, "release", &e) == -1) {
-		(void)qcli_audit(q, "release", "-", "failed", "no such entry or damaged");
-		return QCLI_ERR;
-	}
-	const char *const *rcpts = q->o.nto ? q->o.to : (const char *const *)e.rcpts;
-	size_t nrcpts = q->o.nto ? q->o.nto : e.nrcpts;
-	qcli_rcpt_list(rlist, sizeof(rlist), rcpts, nrcpts);
-	int rc = QCLI_ERR;
-	bool rcpts_ok = nrcpts > 0;
-	for (size_t i = 0; i < nrcpts; i++)
-		rcpts_ok &= qcli_addr_ok(rcpts[i], false);
-	if (strcmp(e.class, quarantine_class_name(QUARANTINE_VIRUS)) == 0 && !q->o.force)
-		rc = qcli_release_refuse(q, rlist, "the entry is in class virus: it holds a virus "
-						   "(add --force to release it anyway)");
-	else if (!rcpts_ok)
-		rc = qcli_release_refuse(q, rlist, nrcpts ? "a recipient is empty or has control characters"
-							  : "the entry has no recipients (use --to)");
-	else if (!qcli_addr_ok(e.sender ? e.sender : "", true))
-		rc = qcli_release_refuse(q, rlist, "the envelope sender has control characters");
-	else
-		rc = qcli_release_send(q, &e, rcpts, nrcpts, rlist);
-	quarantine_entry_clear(&e);
-	return rc;
-}
-
-/* ------------------------------------------------------------------ */
-/* delete, expire, reindex, stats                                      */
-/* ------------------------------------------------------------------ */
-
-/* qcli_delete - the file, then the row; a damaged entry can be deleted too */
-static int qcli_delete(struct qcli *q)
-{
-	struct quarantine_entry e;
-	char rlist[2048] = "-", err[1024];
-
-	if (!ident_valid(q->o.id)) {
-		(void)qcli_read(q, "delete", &e); /* says why */
-		return QCLI_ERR;
-	}
-	memset(&e, 0, sizeof(e));
-	if (quarantine_read(q->cfg->quarantine_dir, q->o.id, &e, err, sizeof(err)) == 0)
-		qcli_rcpt_list(rlist, sizeof(rlist), (const char *const *)e.rcpts, e.nrcpts);
-	quarantine_entry_clear(&e);
-	if (quarantine_delete(q->cfg->quarantine_dir, q->o.id, err, sizeof(err)) == -1) {
-		fprintf(stderr, "klaxon quarantine delete: %s\n", err);
-		(void)qcli_audit(q, "delete", rlist, "failed", err);
-		return QCLI_ERR;
-	}
-	int rc = 0;
-	if (qindex_remove(q->ix, q->o.id, err, sizeof(err)) == -1) {
-		/* The file is gone; the next sync drops the row anyway. */
-		fprintf(stderr, "klaxon quarantine delete: %s\n", err);
-		rc = QCLI_ERR;
-	}
-	log_info("quarantine delete: %s", q->o.id);
-	printf("deleted %s\n", q->o.id);
-	if (qcli_audit(q, "delete", rlist, "ok", NULL) == -1)
-		rc = QCLI_ERR;
-	return rc;
-}
 
 struct qcli_victim {
 	char id[QUARANTINE_ID_MAX];

@@ -32,6 +32,9 @@
  *	Exit status: 0, 1 on an error (a message on stderr), 2 on a usage
  *	error.
  *
+ *	qcli.c holds the table, parsing, list, expire, reindex and stats;
+ *	qcli_show.c show; qcli_release.c release, delete and the audit log.
+ *
  * THREAD SAFETY
  *	A command of its own. Logs expiry and releases.
  */

@@ -37,6 +37,8 @@
  *	points to the CLI. With max_rows <= 30 the text part is at most about
  *	40 lines, whatever the number of items.
  *
+ *	digest.c groups and plans the rows; digest_mime.c writes the message.
+ *
  * OWNERSHIP
  *	digest_add() copies what it keeps of a row. digest_compose() returns
  *	a malloc'd message the caller frees.

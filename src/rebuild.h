@@ -67,6 +67,9 @@
  *	flags. The caller rejects such a message (5xx: it goes back to the
  *	sender whole) rather than deliver it unedited.
  *
+ *	rebuild.c settles the ops and plans the edits; rebuild_out.c writes
+ *	the new header and body.
+ *
  * OWNERSHIP
  *	rebuild_out_clear() frees the buffers. raw and m are borrowed.
  *

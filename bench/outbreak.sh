@@ -156,7 +156,7 @@ each step is timed with \`/usr/bin/time -f '%e %M'\`.)
 What to keep in mind:
 
 - The generator's time is the file system's, not the CPU's: in this session the same
-  command took from 9 s to 120 s, almost all of it system time. After many files are deleted,
+  command took from 7 s to 120 s, almost all of it system time. After many files are deleted,
   ext4's inode allocator checks each recently freed inode before it reuses it
   (\`recently_deleted()\`; perf shows it at about 70% of the time), so for a few minutes after a
   quarter of a million files are removed (a previous run, another session's tests, or

@@ -473,8 +473,8 @@ int daemon_serve(const char *config_path, bool foreground)
 	if (snap->builtin_sigs)
 		log_warn("using the BUILT-IN TEST SIGNATURES only: they catch EICAR and the clamav-testfiles "
 			 "samples, not real viruses. Install a database in /var/lib/clamav (freshclam).");
-	log_info("klaxon %s listening on %s; scanner: %s", KLAXON_VERSION, cfg->milter_socket,
-		 scanner_describe(snap->scanner));
+	log_info("klaxon %s listening on %s; scanner: %s; policy: %s", KLAXON_VERSION, cfg->milter_socket,
+		 scanner_describe(snap->scanner), snap->filter ? cfg->filter : "built-in");
 	char pid_file[4096];
 	snprintf(pid_file, sizeof(pid_file), "%s", cfg->pid_file);
 	snapshot_install(snap);

@@ -23,43 +23,13 @@
 #include "durable.h"
 #include "ident.h"
 #include "submit.h"
+#include "text.h"
 
 #define ALERT_HEADER_MAX 200 /* bytes of one untrusted value in a header */
 #define ALERT_BODY_MAX 900   /* bytes of one value in a body line; lines stay under 998 */
 #define ALERT_SUFFIX ".alert"
 #define ALERT_FILE_MAX (16u << 20) /* a spool file larger than this is not ours */
 #define ALERT_LABEL_WIDTH 17
-
-/* alert_utf8_len - length of the valid UTF-8 sequence at p, or 0 if it is not one */
-static size_t alert_utf8_len(const unsigned char *p)
-{
-	size_t n;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	/* Reject overlong forms, surrogates and code points above U+10FFFF. */
-	if (p[0] == 0xe0)
-		lo = 0xa0;
-	else if (p[0] == 0xed)
-		hi = 0x9f;
-	else if (p[0] == 0xf0)
-		lo = 0x90;
-	else if (p[0] == 0xf4)
-		hi = 0x8f;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
 
 /* alert_put_clean - copy an untrusted value: controls become '?', at most max bytes */
 static void alert_put_clean(FILE *fp, const char *value, size_t max, bool ascii_only)
@@ -68,7 +38,7 @@ static void alert_put_clean(FILE *fp, const char *value, size_t max, bool ascii_
 	size_t used = 0;
 
 	while (*p != '\0' && used < max) {
-		size_t n = *p < 0x80 ? 1 : ascii_only ? 0 : alert_utf8_len(p);
+		size_t n = *p < 0x80 ? 1 : ascii_only ? 0 : text_utf8_len(p, TEXT_TO_NUL);
 		if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f))) {
 			fputc('?', fp);
 			p++;
@@ -83,35 +53,6 @@ static void alert_put_clean(FILE *fp, const char *value, size_t max, bool ascii_
 	}
 	if (*p != '\0')
 		fputs("...", fp); /* say that it was cut, so nobody takes it for the whole value */
-}
-
-/* alert_put_hostname - a Message-ID right-hand side: [A-Za-z0-9.-] only */
-static void alert_put_hostname(FILE *fp, const char *host)
-{
-	const char *p = host && *host ? host : "localhost";
-
-	for (size_t i = 0; p[i] != '\0' && i < ALERT_HEADER_MAX; i++) {
-		char c = p[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || c == '.' || c == '-';
-		fputc(ok ? c : '-', fp);
-	}
-}
-
-/* alert_put_date - RFC 5322 date in UTC, with our own names so the locale cannot leak in */
-static void alert_put_date(FILE *fp, time_t when)
-{
-	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct tm tm;
-
-	if (gmtime_r(&when, &tm) == NULL) {
-		time_t zero = 0;
-		gmtime_r(&zero, &tm);
-	}
-	fprintf(fp, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday], tm.tm_mday,
-		months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* alert_put_subject - "klaxon: virus from <origin> host <addr> (<viruses>)", cleaned as one */
@@ -162,9 +103,9 @@ static void alert_put_from_to(FILE *fp, const char *from, const char *const *to,
 static void alert_put_trailer(FILE *fp, time_t when, const char *msgid, const char *hostname)
 {
 	fputs("Date: ", fp);
-	alert_put_date(fp, when);
+	text_put_date(fp, when);
 	fprintf(fp, "\nMessage-ID: <%s@", msgid);
-	alert_put_hostname(fp, hostname);
+	text_put_msgid_host(fp, hostname);
 	fputs(">\n"
 	      "Auto-Submitted: auto-generated\n"
 	      "MIME-Version: 1.0\n"
@@ -291,9 +232,9 @@ static void alert_put_notice(FILE *fp, const struct alert_notice *n, const char 
 	alert_put_clean(fp, n->to, ALERT_HEADER_MAX, true);
 	fputs("\nSubject: Notice about your message", fp);
 	fputs("\nDate: ", fp);
-	alert_put_date(fp, n->when);
+	text_put_date(fp, n->when);
 	fprintf(fp, "\nMessage-ID: <%s@", msgid);
-	alert_put_hostname(fp, n->hostname);
+	text_put_msgid_host(fp, n->hostname);
 	fputs(">\n"
 	      "Auto-Submitted: auto-replied\n"
 	      "MIME-Version: 1.0\n"

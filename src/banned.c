@@ -70,6 +70,7 @@
  *    why is "" when the name is not banned; a NULL why is allowed.
  */
 #include "banned.h"
+#include "text.h"
 #include "util.h"
 
 #include <stdarg.h>
@@ -229,42 +230,6 @@ void banned_list_free(struct banned_list *b)
 	free(b);
 }
 
-/*
- * banned_utf8_decode - one strictly valid UTF-8 character at s (n bytes
- * available): its length, with the code point in *cp, or 0 if invalid.
- */
-static size_t banned_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	uint32_t c, min;
-	size_t len;
-
-	if (n == 0)
-		return 0;
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	} else if ((s[0] & 0xe0) == 0xc0) {
-		c = s[0] & 0x1f, len = 2, min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		c = s[0] & 0x0f, len = 3, min = 0x800;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		c = s[0] & 0x07, len = 4, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
 /* banned_is_blank - white space or an invisible character, as stripped at the end */
 static bool banned_is_blank(uint32_t c)
 {
@@ -283,7 +248,7 @@ static size_t banned_last_char(const unsigned char *s, size_t end, uint32_t *cp)
 	for (size_t k = 1; k <= 4 && k <= end; k++) {
 		if ((s[end - k] & 0xc0) == 0x80)
 			continue;
-		if (banned_utf8_decode(s + end - k, k, cp) == k)
+		if (text_utf8_decode(s + end - k, k, cp) == k)
 			return k;
 		break;
 	}
@@ -408,7 +373,7 @@ static void banned_show_name(const unsigned char *s, size_t len, char *out, size
 	/* First pass: how many characters the name shows as. */
 	while (i < len) {
 		uint32_t cp;
-		size_t k = banned_utf8_decode(s + i, len - i, &cp);
+		size_t k = text_utf8_decode(s + i, len - i, &cp);
 		i += k ? k : 1;
 		n++;
 	}
@@ -426,7 +391,7 @@ static void banned_show_name(const unsigned char *s, size_t len, char *out, size
 	i = 0;
 	while (i < len) {
 		uint32_t cp;
-		size_t k = banned_utf8_decode(s + i, len - i, &cp);
+		size_t k = text_utf8_decode(s + i, len - i, &cp);
 		char c = (k == 1 && cp >= 0x20 && cp < 0x7f && cp != '"') ? (char)cp : '?';
 		i += k ? k : 1;
 		if (idx < head || idx >= n - tail)

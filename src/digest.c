@@ -34,39 +34,9 @@
 
 #include "digest_int.h"
 #include "quarantine.h"
+#include "text.h"
 
 #define DIGEST_DEFAULT_ROWS 25  /* digest_max_rows' default, for opts->max_rows == 0 */
-
-/* digest_utf8_len - length of the valid UTF-8 sequence at p, or 0 if it is not one */
-size_t digest_utf8_len(const unsigned char *p)
-{
-	size_t n;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	/* Overlong forms, surrogates and code points above U+10FFFF are not UTF-8. */
-	if (p[0] == 0xe0)
-		lo = 0xa0;
-	else if (p[0] == 0xed)
-		hi = 0x9f;
-	else if (p[0] == 0xf0)
-		lo = 0x90;
-	else if (p[0] == 0xf4)
-		hi = 0x8f;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
 
 /* digest_clean - malloc'd copy: controls and non-UTF-8 become '?', cut at max bytes with "..." */
 static char *digest_clean(const char *value, size_t max)
@@ -78,7 +48,7 @@ static char *digest_clean(const char *value, size_t max)
 	if (out == NULL)
 		return NULL;
 	while (*p != '\0' && used < max) {
-		size_t n = *p < 0x80 ? 1 : digest_utf8_len(p);
+		size_t n = text_utf8_len(p, TEXT_TO_NUL);
 		if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f))) {
 			out[used++] = '?';
 			p++;
@@ -140,7 +110,7 @@ static bool digest_addr_ok(const char *a)
 	if (len == 0 || len > DIGEST_ADDR_MAX || at == NULL)
 		return false;
 	for (const unsigned char *p = (const unsigned char *)a; *p; ) {
-		size_t n = *p < 0x80 ? 1 : digest_utf8_len(p);
+		size_t n = text_utf8_len(p, TEXT_TO_NUL);
 		if (n == 0)
 			return false;
 		p += n;

@@ -69,7 +69,6 @@ struct digest_plan {
 };
 
 /* digest.c */
-size_t digest_utf8_len(const unsigned char *p);
 const char *digest_class_label(int class);
 
 /* digest_mime.c: the two parts unencoded, then the whole message; the caller frees the buffers */

@@ -32,6 +32,7 @@
 
 #include "digest_int.h"
 #include "ident.h"
+#include "text.h"
 
 #define DIGEST_QP_LINE 76       /* RFC 2045 6.7 (5) */
 
@@ -285,7 +286,7 @@ static void digest_put_subject(FILE *fp, const char *subject)
 	for (size_t i = 0, word = 0; p[i]; word++) {
 		size_t n = 0;
 		while (p[i + n]) {
-			size_t c = p[i + n] < 0x80 ? 1 : digest_utf8_len(p + i + n);
+			size_t c = text_utf8_len(p + i + n, TEXT_TO_NUL);
 			c = c ? c : 1;
 			if (n + c > 45)
 				break;
@@ -296,33 +297,6 @@ static void digest_put_subject(FILE *fp, const char *subject)
 		i += n;
 	}
 	fputc('\n', fp);
-}
-
-/* digest_put_hostname - a Message-ID right-hand side: [A-Za-z0-9.-] only */
-static void digest_put_hostname(FILE *fp, const char *host)
-{
-	for (size_t i = 0; host[i] != '\0' && i < DIGEST_FROM_MAX; i++) {
-		char c = host[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || c == '.' || c == '-';
-		fputc(ok ? c : '-', fp);
-	}
-}
-
-/* digest_put_date - RFC 5322 date in UTC, with our own names so the locale cannot leak in */
-static void digest_put_date(FILE *fp, time_t when)
-{
-	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct tm tm;
-
-	if (gmtime_r(&when, &tm) == NULL) {
-		time_t zero = 0;
-		gmtime_r(&zero, &tm);
-	}
-	fprintf(fp, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\n", days[tm.tm_wday], tm.tm_mday,
-		months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* digest_put_headers - the top-level header block; values are cleaned or validated already */
@@ -341,9 +315,10 @@ static int digest_put_headers(FILE *fp, const struct digest *d, const struct dig
 	fprintf(fp, "From: %s\nTo: %s\n", d->from, d->rcpt);
 	digest_put_subject(fp, subject);
 	free(subject);
-	digest_put_date(fp, when);
-	fprintf(fp, "Message-ID: <%s@", msgid);
-	digest_put_hostname(fp, d->hostname);
+	fputs("Date: ", fp);
+	text_put_date(fp, when);
+	fprintf(fp, "\nMessage-ID: <%s@", msgid);
+	text_put_msgid_host(fp, d->hostname);
 	fprintf(fp, ">\nAuto-Submitted: auto-generated\n"
 		    "MIME-Version: 1.0\n"
 		    "Content-Type: multipart/alternative; boundary=\"%s\"\n"

@@ -3,36 +3,7 @@
  */
 #include "json.h"
 
-/* json_utf8_len - length of a well-formed UTF-8 sequence at s (RFC 3629), or 0 */
-static size_t json_utf8_len(const unsigned char *s)
-{
-	/* Lead byte: its length and the range its first continuation byte may
-	 * take, which rules out overlong forms, surrogates and > U+10FFFF. */
-	size_t n;
-	unsigned char lo = 0x80, hi = 0xbf;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		if (s[0] == 0xed)
-			hi = 0x9f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
+#include "text.h"
 
 void json_string(FILE *fp, const char *s)
 {
@@ -49,7 +20,7 @@ void json_string(FILE *fp, const char *s)
 		} else if (*p < 0x80) {
 			fputc(*p++, fp);
 		} else {
-			size_t n = json_utf8_len(p);
+			size_t n = text_utf8_len(p, TEXT_TO_NUL);
 			if (n == 0) {
 				fputs("\\ufffd", fp);
 				p++;

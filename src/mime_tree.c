@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "mime_int.h"
+#include "text.h"
 
 /* At most this many filename sources are kept per part; more are ignored. */
 #define MIME_MAX_NAMES 16
@@ -132,35 +133,6 @@ char *mime_tree_strdup(struct mime_parser *p, const char *s, size_t n, bool lowe
 	return d;
 }
 
-/* mime_tree_utf8_len - length of the valid UTF-8 sequence at s, or 0 */
-static size_t mime_tree_utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	unsigned min;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0)
-		len = 2, min = 0x80;
-	else if ((s[0] & 0xf0) == 0xe0)
-		len = 3, min = 0x800;
-	else if ((s[0] & 0xf8) == 0xf0)
-		len = 4, min = 0x10000;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	unsigned cp = s[0] & (0x7f >> len);
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /*
  * mime_tree_add_name - one filename source. Names from mimehdr are already
  * clean UTF-8; the uuencode name is raw, so every name is checked again:
@@ -187,7 +159,7 @@ void mime_tree_add_name(struct mime_parser *p, size_t part, enum mime_name_sourc
 	const unsigned char *s = (const unsigned char *)name;
 	size_t o = 0;
 	for (size_t i = 0; i < len;) {
-		size_t k = mime_tree_utf8_len(s + i, len - i);
+		size_t k = text_utf8_len(s + i, len - i);
 		if (k == 0 || (k == 1 && (s[i] < 0x20 || s[i] == 0x7f))) {
 			d[o++] = '?';
 			i++;

@@ -50,6 +50,7 @@
 
 #include "mimehdr.h"
 #include "rebuild_int.h"
+#include "text.h"
 
 #define RB_BOUNDARY_PREFIX "=_klaxon_"
 #define RB_BOUNDARY_RANDOM 16 /* bytes, 32 hex digits */
@@ -96,35 +97,6 @@ static void rb_eol(struct rb_buf *b)
 
 /* ------------------------------------------------------------ texts */
 
-/* rb_utf8_len - length of the valid UTF-8 sequence at s, or 0 */
-static size_t rb_utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	unsigned min;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0)
-		len = 2, min = 0x80;
-	else if ((s[0] & 0xf0) == 0xe0)
-		len = 3, min = 0x800;
-	else if ((s[0] & 0xf8) == 0xf0)
-		len = 4, min = 0x10000;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	unsigned cp = s[0] & (0x7f >> len);
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* rb_filter - t without control characters but LF and TAB, non-UTF-8 bytes as '?' */
 static void rb_filter(struct rb_buf *o, const char *t)
 {
@@ -132,7 +104,7 @@ static void rb_filter(struct rb_buf *o, const char *t)
 	size_t n = strlen(t);
 
 	for (size_t i = 0; i < n;) {
-		size_t k = rb_utf8_len(s + i, n - i);
+		size_t k = text_utf8_len(s + i, n - i);
 		if (k == 0) {
 			rb_put(o, "?", 1);
 			i++;

@@ -7,7 +7,7 @@
  * return value and the bounds, and runs each name, and the raw input as a
  * name, through banned_name_check() with the default list.
  */
-// fuzz-sources: src/archnames.c src/banned.c src/util.c
+// fuzz-sources: src/archnames.c src/banned.c src/text.c src/util.c
 // fuzz-pkgs: libarchive
 #include <stdint.h>
 #include <stdio.h>

@@ -18,7 +18,7 @@
  * '"' inside, trailing white space, or over 1000 bytes) are left out, so the
  * fuzzer can look for other ones.
  */
-// fuzz-sources: src/config.c src/cidr.c src/policy.c src/banned.c src/mime.c src/mime_head.c src/mime_tree.c src/mimehdr.c src/decode.c src/util.c
+// fuzz-sources: src/config.c src/cidr.c src/policy.c src/banned.c src/mime.c src/mime_head.c src/mime_tree.c src/mimehdr.c src/decode.c src/text.c src/util.c
 // fuzz-pkgs: libcrypto
 #include <fcntl.h>
 #include <ftw.h>

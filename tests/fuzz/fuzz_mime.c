@@ -13,7 +13,7 @@
  * present, and each SHA-256 matching its data. Everything is freed, so
  * LeakSanitizer sees leaks.
  */
-// fuzz-sources: src/mime.c src/mime_head.c src/mime_tree.c src/decode.c src/mimehdr.c
+// fuzz-sources: src/mime.c src/mime_head.c src/mime_tree.c src/decode.c src/mimehdr.c src/text.c
 // fuzz-pkgs: libcrypto
 #include <stdbool.h>
 #include <stdint.h>

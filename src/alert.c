@@ -190,29 +190,22 @@ static void alert_put_body(FILE *fp, const struct alert_info *info)
 	fputs(".\n", fp);
 }
 
-/* alert_compose - build the alert message; the caller frees *msg */
-int alert_compose(const struct alert_info *info, char **msg, size_t *len, char *err, size_t errlen)
+/* alert_put_fn - write one whole message to fp; -1 if it cannot be written */
+typedef int alert_put_fn(FILE *fp, const void *arg, const char *msgid);
+
+/* alert_build - what put writes, in a malloc'd *msg the caller frees; nothing on failure */
+static int alert_build(alert_put_fn *put, const void *arg, const char *msgid, char **msg,
+		       size_t *len, char *err, size_t errlen)
 {
-	char msgid[IDENT_MAX];
 	char *buf = NULL;
 	size_t buflen = 0;
-
-	if (info->env == NULL || info->nto == 0 || info->from == NULL || *info->from == '\0') {
-		snprintf(err, errlen, "alert_compose: %s",
-			 info->env == NULL ? "no envelope" : "alert_from and alert_to are required");
-		return -1;
-	}
-	if (ident_new(msgid, sizeof(msgid), info->when, err, errlen) == -1)
-		return -1;
 	FILE *fp = open_memstream(&buf, &buflen);
+
 	if (fp == NULL) {
 		snprintf(err, errlen, "open_memstream: %s", strerror(errno));
 		return -1;
 	}
-	int rc = alert_put_headers(fp, info, msgid);
-	if (rc == 0)
-		alert_put_body(fp, info);
-	bool bad = rc == -1 || ferror(fp) != 0;
+	bool bad = put(fp, arg, msgid) == -1 || ferror(fp) != 0;
 	if (fclose(fp) == EOF || bad) {
 		snprintf(err, errlen, "open_memstream: %s", strerror(ENOMEM));
 		free(buf);
@@ -223,9 +216,37 @@ int alert_compose(const struct alert_info *info, char **msg, size_t *len, char *
 	return 0;
 }
 
-/* alert_put_notice - header and body of a sender notice; only n->to receives it */
-static void alert_put_notice(FILE *fp, const struct alert_notice *n, const char *msgid)
+/* alert_put_alert - alert_put_fn: the header block, then the body */
+static int alert_put_alert(FILE *fp, const void *arg, const char *msgid)
 {
+	const struct alert_info *info = arg;
+
+	if (alert_put_headers(fp, info, msgid) == -1)
+		return -1;
+	alert_put_body(fp, info);
+	return 0;
+}
+
+/* alert_compose - build the alert message; the caller frees *msg */
+int alert_compose(const struct alert_info *info, char **msg, size_t *len, char *err, size_t errlen)
+{
+	char msgid[IDENT_MAX];
+
+	if (info->env == NULL || info->nto == 0 || info->from == NULL || *info->from == '\0') {
+		snprintf(err, errlen, "alert_compose: %s",
+			 info->env == NULL ? "no envelope" : "alert_from and alert_to are required");
+		return -1;
+	}
+	if (ident_new(msgid, sizeof(msgid), info->when, err, errlen) == -1)
+		return -1;
+	return alert_build(alert_put_alert, info, msgid, msg, len, err, errlen);
+}
+
+/* alert_put_notice - alert_put_fn: header and body of a sender notice; only n->to receives it */
+static int alert_put_notice(FILE *fp, const void *arg, const char *msgid)
+{
+	const struct alert_notice *n = arg;
+
 	fputs("From: ", fp);
 	alert_put_clean(fp, n->from, ALERT_HEADER_MAX, true);
 	fputs("\nTo: ", fp);
@@ -246,6 +267,7 @@ static void alert_put_notice(FILE *fp, const struct alert_notice *n, const char 
 	fputs("\n\n", fp);
 	alert_put_field(fp, "Subject:", n->subject);
 	alert_put_field(fp, "Queue ID:", n->queue_id);
+	return 0;
 }
 
 /* alert_compose_notice - a filter's notice to the sender; the caller frees *msg */
@@ -253,8 +275,6 @@ int alert_compose_notice(const struct alert_notice *n, char **msg, size_t *len, 
 			 size_t errlen)
 {
 	char msgid[IDENT_MAX];
-	char *buf = NULL;
-	size_t buflen = 0;
 
 	if (n->to == NULL || *n->to == '\0' || n->from == NULL || *n->from == '\0' || n->text == NULL) {
 		snprintf(err, errlen, "alert_compose_notice: from, to and text are required");
@@ -262,21 +282,7 @@ int alert_compose_notice(const struct alert_notice *n, char **msg, size_t *len, 
 	}
 	if (ident_new(msgid, sizeof(msgid), n->when, err, errlen) == -1)
 		return -1;
-	FILE *fp = open_memstream(&buf, &buflen);
-	if (fp == NULL) {
-		snprintf(err, errlen, "open_memstream: %s", strerror(errno));
-		return -1;
-	}
-	alert_put_notice(fp, n, msgid);
-	bool bad = ferror(fp) != 0;
-	if (fclose(fp) == EOF || bad) {
-		snprintf(err, errlen, "open_memstream: %s", strerror(ENOMEM));
-		free(buf);
-		return -1;
-	}
-	*msg = buf;
-	*len = buflen;
-	return 0;
+	return alert_build(alert_put_notice, n, msgid, msg, len, err, errlen);
 }
 
 /* alert_fmt_count - "3,412": thousands separators, whatever the locale */
@@ -405,13 +411,23 @@ static void alert_put_summary_body(FILE *fp, const struct alert_summary_info *s)
 		since, until);
 }
 
+/* alert_put_summary - alert_put_fn: header and body of a summary */
+static int alert_put_summary(FILE *fp, const void *arg, const char *msgid)
+{
+	const struct alert_summary_info *s = arg;
+
+	alert_put_from_to(fp, s->from, s->to, s->nto);
+	alert_put_summary_subject(fp, s);
+	alert_put_trailer(fp, s->when, msgid, s->hostname);
+	alert_put_summary_body(fp, s);
+	return 0;
+}
+
 /* alert_compose_summary - the summary of one alert window; the caller frees *msg */
 int alert_compose_summary(const struct alert_summary_info *s, char **msg, size_t *len, char *err,
 			  size_t errlen)
 {
 	char msgid[IDENT_MAX];
-	char *buf = NULL;
-	size_t buflen = 0;
 
 	if (s->nto == 0 || s->from == NULL || *s->from == '\0') {
 		snprintf(err, errlen, "alert_compose_summary: alert_from and alert_to are required");
@@ -421,24 +437,7 @@ int alert_compose_summary(const struct alert_summary_info *s, char **msg, size_t
 		snprintf(msgid, sizeof(msgid), "%s", s->key);
 	else if (ident_new(msgid, sizeof(msgid), s->when, err, errlen) == -1)
 		return -1;
-	FILE *fp = open_memstream(&buf, &buflen);
-	if (fp == NULL) {
-		snprintf(err, errlen, "open_memstream: %s", strerror(errno));
-		return -1;
-	}
-	alert_put_from_to(fp, s->from, s->to, s->nto);
-	alert_put_summary_subject(fp, s);
-	alert_put_trailer(fp, s->when, msgid, s->hostname);
-	alert_put_summary_body(fp, s);
-	bool bad = ferror(fp) != 0;
-	if (fclose(fp) == EOF || bad) {
-		snprintf(err, errlen, "open_memstream: %s", strerror(ENOMEM));
-		free(buf);
-		return -1;
-	}
-	*msg = buf;
-	*len = buflen;
-	return 0;
+	return alert_build(alert_put_summary, s, msgid, msg, len, err, errlen);
 }
 
 struct alert_blob {

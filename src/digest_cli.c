@@ -6,7 +6,8 @@
  *
  *	T is an age ("24h", "7d", "30m", "90s", "2w"), an RFC 3339 time
  *	("2026-11-27T09:00:00Z", "...+01:00") or a date ("2026-11-27", UTC
- *	midnight); the default is 24h. The index is synced first (qindex.h).
+ *	midnight), as util_time_arg() reads it; the default is 24h. The index
+ *	is synced first (qindex.h).
  *	Without --rcpt, every recipient with an item since T gets a digest;
  *	each covers its items from max(T, the end of its last digest) up to
  *	one minute before the run, so that an entry whose write began before
@@ -48,6 +49,7 @@
 #include "config.h"
 #include "qindex.h"
 #include "submit.h"
+#include "util.h"
 
 #define DIGEST_CLI_GRACE 60            /* seconds: see "one minute before the run" above */
 #define DIGEST_CLI_DEFAULT_SINCE "24h"
@@ -106,68 +108,6 @@ static int digest_cli_parse(int argc, char **argv, struct digest_cli_opts *o)
 		}
 	}
 	return optind == argc && !(o->send && to_stdout) ? 0 : -1;
-}
-
-/* digest_cli_age - "24h", "7d", "30m", "90s", "2w" into seconds; -1 if not an age */
-static int digest_cli_age(const char *s, long long *secs)
-{
-	char *end;
-
-	errno = 0;
-	long long n = strtoll(s, &end, 10);
-	if (end == s || *s < '0' || *s > '9' || errno != 0 || n < 0 || end[0] == '\0' ||
-	    end[1] != '\0')
-		return -1;
-	static const char units[] = "smhdw";
-	static const long long mult[] = { 1, 60, 3600, 86400, 7 * 86400 };
-	const char *u = strchr(units, end[0]);
-	if (u == NULL || n > 100LL * 365 * 86400 / mult[u - units])
-		return -1;
-	*secs = n * mult[u - units];
-	return 0;
-}
-
-/* digest_cli_rfc3339 - "2026-11-27T09:00:00[.frac](Z|+hh:mm)" or "2026-11-27"; -1 if neither */
-static int digest_cli_rfc3339(const char *s, time_t *out)
-{
-	struct tm tm = { 0 };
-	const char *p = strptime(s, "%Y-%m-%d", &tm);
-	long off = 0;
-
-	if (p == NULL || strlen(s) < 10)
-		return -1;
-	if (*p != '\0') {
-		if ((*p != 'T' && *p != 't' && *p != ' ') || (p = strptime(p + 1, "%H:%M:%S", &tm)) == NULL)
-			return -1;
-		if (*p == '.')
-			for (p++; *p >= '0' && *p <= '9'; p++)
-				;
-		int hh, mm, used = 0;
-		if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
-			off = 0;
-		else if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d%n", &hh, &mm, &used) == 2 &&
-			 used == 5 && p[6] == '\0' && hh <= 23 && mm <= 59)
-			off = (hh * 3600L + mm * 60L) * (*p == '-' ? -1 : 1);
-		else
-			return -1;
-	}
-	time_t t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -1;
-	*out = t - off;
-	return 0;
-}
-
-/* digest_cli_time - an age before now or an absolute time; -1 if it is neither */
-static int digest_cli_time(const char *s, time_t now, time_t *out)
-{
-	long long secs;
-
-	if (digest_cli_age(s, &secs) == 0) {
-		*out = now - (time_t)secs;
-		return 0;
-	}
-	return digest_cli_rfc3339(s, out);
 }
 
 /* digest_cli_put_clean - an untrusted value on stderr, controls shown as '?' */
@@ -397,7 +337,7 @@ int digest_main(int argc, char **argv)
 	struct digest_cli_opts o = { .since = DIGEST_CLI_DEFAULT_SINCE };
 	time_t now = time(NULL), since;
 
-	if (digest_cli_parse(argc, argv, &o) == -1 || digest_cli_time(o.since, now, &since) == -1) {
+	if (digest_cli_parse(argc, argv, &o) == -1 || util_time_arg(o.since, now, &since) == -1) {
 		digest_cli_usage(stderr);
 		return 2;
 	}

@@ -35,6 +35,7 @@
 #include "qindex.h"
 #include "quarantine.h"
 #include "release.h"
+#include "util.h"
 
 /* Options, as bits, so each command's row says which it takes. */
 enum {
@@ -202,62 +203,6 @@ int qcli_read(struct qcli *q, const char *cmd, struct quarantine_entry *e)
 /* Arguments                                                           */
 /* ------------------------------------------------------------------ */
 
-/* qcli_time_rfc3339 - "2026-11-27T09:00:00[.frac](Z|+hh:mm)" or "2026-11-27"; -1 if neither */
-static int qcli_time_rfc3339(const char *s, time_t *out)
-{
-	struct tm tm = {0};
-	const char *p = strptime(s, "%Y-%m-%d", &tm);
-	long off = 0;
-
-	if (p == NULL || strlen(s) < 10)
-		return -1;
-	if (*p != '\0') {
-		if (*p != 'T' && *p != 't' && *p != ' ')
-			return -1;
-		if ((p = strptime(p + 1, "%H:%M:%S", &tm)) == NULL)
-			return -1;
-		if (*p == '.')
-			for (p++; *p >= '0' && *p <= '9'; p++)
-				;
-		if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
-			off = 0;
-		} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
-			int hh, mm, used = 0;
-			if (sscanf(p + 1, "%2d:%2d%n", &hh, &mm, &used) != 2 || used != 5 || hh > 23 ||
-			    mm > 59)
-				return -1;
-			off = (hh * 3600L + mm * 60L) * (*p == '-' ? -1 : 1);
-		} else {
-			return -1;
-		}
-	}
-	time_t t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -1;
-	*out = t - off;
-	return 0;
-}
-
-/* qcli_time - T as the usage says: RFC 3339, a date (UTC), or an age back from now */
-static int qcli_time(const char *s, time_t now, time_t *out)
-{
-	char *end = NULL;
-
-	if (*s >= '0' && *s <= '9' && strchr(s, '-') == NULL) {
-		errno = 0;
-		unsigned long long n = strtoull(s, &end, 10);
-		long long unit = 0;
-		if (end != NULL && end[0] != '\0' && end[1] == '\0')
-			unit = end[0] == 's' ? 1 : end[0] == 'm' ? 60 : end[0] == 'h' ? 3600
-			     : end[0] == 'd' ? 86400 : end[0] == 'w' ? 7 * 86400 : 0;
-		if (errno != 0 || unit == 0 || n > (unsigned long long)(now / unit))
-			return -1;
-		*out = now - (time_t)(n * (unsigned long long)unit);
-		return 0;
-	}
-	return qcli_time_rfc3339(s, out);
-}
-
 static const struct option qcli_longopts[] = {
 	{"since", required_argument, NULL, 'S'}, {"until", required_argument, NULL, 'U'},
 	{"rcpt", required_argument, NULL, 'R'}, {"class", required_argument, NULL, 'C'},
@@ -294,7 +239,7 @@ static int qcli_opt_value(struct qcli *q, int c, const char *arg)
 	switch (c) {
 	case 'S':
 	case 'U':
-		if (qcli_time(arg, q->now, c == 'S' ? &o->since : &o->until) == -1) {
+		if (util_time_arg(arg, q->now, c == 'S' ? &o->since : &o->until) == -1) {
 			fprintf(stderr, "klaxon quarantine: bad time '%s' (2026-11-27T09:00:00Z, 2026-11-27, 24h, 7d)\n", arg);
 			return -1;
 		}

@@ -33,6 +33,7 @@
 
 #define FMO_HEADERS_MAX 1000 /* header fields in msg.headers */
 #define FMO_LOG_MAX 1000     /* bytes of an md_syslog text */
+#define FMO_WHOLE SIZE_MAX   /* fmo_push_viruses: the whole message, not one part */
 
 /* ---- where a registered function runs ---- */
 
@@ -169,6 +170,50 @@ static void fmo_part_viruses(lua_State *L, const struct filter_msg_ctx *ctx, siz
 
 	if (ip != NULL && strcmp(ip->verdict, "virus") == 0)
 		fmo_names_split(L, arr, set, ip->detail);
+}
+
+/* fmo_within - whether part j is part i or below it */
+static bool fmo_within(const struct filter_msg_ctx *ctx, size_t j, size_t i)
+{
+	size_t n = fmo_nparts(ctx);
+
+	for (size_t hops = 0; hops <= n; hops++) {
+		if (j == i)
+			return true;
+		int parent = ctx->mime->parts[j].parent;
+		if (parent < 0 || (size_t)parent >= n)
+			return false;
+		j = (size_t)parent;
+	}
+	return false;
+}
+
+/*
+ * fmo_push_viruses - push an array of the virus names of part root and the
+ * parts below it, each name once; FMO_WHOLE for every part and the reading
+ * of the whole message. Whether any of those parts has the verdict virus.
+ */
+static bool fmo_push_viruses(lua_State *L, const struct filter_msg_ctx *ctx, size_t root)
+{
+	const struct inspect_result *r = ctx->insp;
+	bool infected = false;
+
+	lua_newtable(L);
+	int arr = lua_gettop(L);
+	lua_newtable(L);
+	if (root == FMO_WHOLE) {
+		for (size_t i = 0; r != NULL && r->scan.viruses != NULL && i < r->scan.nviruses; i++)
+			if (r->scan.viruses[i] != NULL)
+				fmo_names_add(L, arr, arr + 1, r->scan.viruses[i], strlen(r->scan.viruses[i]));
+	}
+	for (size_t i = root == FMO_WHOLE ? 0 : root; i < fmo_nparts(ctx); i++) {
+		if (root != FMO_WHOLE && !fmo_within(ctx, i, root))
+			continue;
+		infected = infected || strcmp(fmo_part_verdict(ctx, i), "virus") == 0;
+		fmo_part_viruses(L, ctx, i, arr, arr + 1);
+	}
+	lua_pop(L, 1);
+	return infected;
 }
 
 /* fmo_push_flags - an array of the flag names in flags */
@@ -382,15 +427,7 @@ static void fmo_build_verdicts(lua_State *L, const struct filter_msg_ctx *ctx)
 	const struct inspect_result *r = ctx->insp;
 
 	fmo_setstr(L, "verdict", policy_verdict_name(ctx->verdict));
-	lua_newtable(L);
-	int arr = lua_gettop(L);
-	lua_newtable(L);
-	for (size_t i = 0; r != NULL && r->scan.viruses != NULL && i < r->scan.nviruses; i++)
-		if (r->scan.viruses[i] != NULL)
-			fmo_names_add(L, arr, arr + 1, r->scan.viruses[i], strlen(r->scan.viruses[i]));
-	for (size_t i = 0; i < fmo_nparts(ctx); i++)
-		fmo_part_viruses(L, ctx, i, arr, arr + 1);
-	lua_pop(L, 1);
+	(void)fmo_push_viruses(L, ctx, FMO_WHOLE);
 	lua_setfield(L, -2, "viruses");
 	if (r != NULL && r->banned)
 		fmo_setstr(L, "banned", r->banned_reason);
@@ -515,38 +552,12 @@ int fmo_message_contains_virus(lua_State *L)
 {
 	struct filter_msg_ctx *ctx = fmo_need(L, "message_contains_virus");
 	const struct inspect_result *r = ctx->insp;
-	bool infected = r != NULL && r->scan.status == SCAN_VIRUS;
 
 	lua_settop(L, 0);
-	lua_newtable(L);
-	lua_newtable(L);
-	for (size_t i = 0; r != NULL && r->scan.viruses != NULL && i < r->scan.nviruses; i++)
-		if (r->scan.viruses[i] != NULL)
-			fmo_names_add(L, 1, 2, r->scan.viruses[i], strlen(r->scan.viruses[i]));
-	for (size_t i = 0; i < fmo_nparts(ctx); i++) {
-		infected = infected || strcmp(fmo_part_verdict(ctx, i), "virus") == 0;
-		fmo_part_viruses(L, ctx, i, 1, 2);
-	}
-	lua_pop(L, 1);
+	bool infected = fmo_push_viruses(L, ctx, FMO_WHOLE) || (r != NULL && r->scan.status == SCAN_VIRUS);
 	lua_pushboolean(L, infected || lua_rawlen(L, 1) > 0);
 	lua_insert(L, 1);
 	return 2;
-}
-
-/* fmo_within - whether part j is part i or below it */
-static bool fmo_within(const struct filter_msg_ctx *ctx, size_t j, size_t i)
-{
-	size_t n = fmo_nparts(ctx);
-
-	for (size_t hops = 0; hops <= n; hops++) {
-		if (j == i)
-			return true;
-		int parent = ctx->mime->parts[j].parent;
-		if (parent < 0 || (size_t)parent >= n)
-			return false;
-		j = (size_t)parent;
-	}
-	return false;
 }
 
 /* fmo_entity_contains_virus - the part and everything below it: infected, names */
@@ -554,18 +565,9 @@ int fmo_entity_contains_virus(lua_State *L)
 {
 	struct filter_msg_ctx *ctx = fmo_need(L, "entity_contains_virus");
 	size_t i = fmo_part_arg(L, ctx, 1, "entity_contains_virus");
-	bool infected = false;
 
 	lua_settop(L, 0);
-	lua_newtable(L);
-	lua_newtable(L);
-	for (size_t j = i; j < fmo_nparts(ctx); j++) {
-		if (!fmo_within(ctx, j, i))
-			continue;
-		infected = infected || strcmp(fmo_part_verdict(ctx, j), "virus") == 0;
-		fmo_part_viruses(L, ctx, j, 1, 2);
-	}
-	lua_pop(L, 1);
+	bool infected = fmo_push_viruses(L, ctx, i);
 	lua_pushboolean(L, infected || lua_rawlen(L, 1) > 0);
 	lua_insert(L, 1);
 	return 2;

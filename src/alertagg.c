@@ -201,6 +201,16 @@ static void ag_rollback(struct alertagg *ag)
 		(void)sqlite3_exec(ag->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* ag_end - end the open transaction: COMMIT after a body that succeeded (rc 0), else ROLLBACK */
+static int ag_end(struct alertagg *ag, int rc, char *err, size_t errlen)
+{
+	if (rc == 0)
+		rc = ag_exec(ag, "COMMIT", err, errlen);
+	if (rc == -1)
+		ag_rollback(ag);
+	return rc;
+}
+
 /* ag_create_file - the database file, 0600 from the start (SQLite gives its -wal and -shm the same) */
 static int ag_create_file(const char *path, char *err, size_t errlen)
 {
@@ -236,12 +246,9 @@ static int ag_schema_check(struct alertagg *ag, char *err, size_t errlen)
 	}
 	if (ag_exec(ag, "BEGIN IMMEDIATE", err, errlen) == -1)
 		return -1;
-	if (ag_exec(ag, ag_schema, err, errlen) == -1 ||
-	    ag_exec(ag, "PRAGMA user_version = 1", err, errlen) == -1 || ag_exec(ag, "COMMIT", err, errlen) == -1) {
-		ag_rollback(ag);
-		return -1;
-	}
-	return 0;
+	rc = ag_exec(ag, ag_schema, err, errlen) == -1 ||
+	     ag_exec(ag, "PRAGMA user_version = 1", err, errlen) == -1 ? -1 : 0;
+	return ag_end(ag, rc, err, errlen);
 }
 
 /* ag_journal - WAL with synchronous=NORMAL: a crash of klaxon loses no commit, and a note costs no fsync */
@@ -528,13 +535,8 @@ int alertagg_forget(struct alertagg *ag, const struct alertagg_source *src, time
 	int rc = -1;
 
 	pthread_mutex_lock(&ag->lock);
-	if (ag_exec(ag, "BEGIN IMMEDIATE", err, errlen) == 0) {
-		rc = ag_forget_tx(ag, src, now, err, errlen);
-		if (rc == 0)
-			rc = ag_exec(ag, "COMMIT", err, errlen);
-		if (rc == -1)
-			ag_rollback(ag);
-	}
+	if (ag_exec(ag, "BEGIN IMMEDIATE", err, errlen) == 0)
+		rc = ag_end(ag, ag_forget_tx(ag, src, now, err, errlen), err, errlen);
 	pthread_mutex_unlock(&ag->lock);
 	return rc;
 }
@@ -547,13 +549,8 @@ int alertagg_note(struct alertagg *ag, const struct alertagg_source *src, const 
 	int rc = -1;
 
 	pthread_mutex_lock(&ag->lock);
-	if (ag_exec(ag, "BEGIN IMMEDIATE", err, errlen) == 0) {
-		rc = ag_note_tx(ag, src, viruses, nviruses, now, &got, err, errlen);
-		if (rc == 0)
-			rc = ag_exec(ag, "COMMIT", err, errlen);
-		if (rc == -1)
-			ag_rollback(ag);
-	}
+	if (ag_exec(ag, "BEGIN IMMEDIATE", err, errlen) == 0)
+		rc = ag_end(ag, ag_note_tx(ag, src, viruses, nviruses, now, &got, err, errlen), err, errlen);
 	pthread_mutex_unlock(&ag->lock);
 	/* Nothing was counted after a failure, so the message must have its own alert. */
 	*d = rc == 0 ? got : ALERTAGG_ALERT_NOW;
@@ -570,12 +567,10 @@ static int ag_close_silent(struct alertagg *ag, time_t now, char *err, size_t er
 	sqlite3_bind_int64(wins, 1, (sqlite3_int64)now);
 	if (ag_exec(ag, "BEGIN IMMEDIATE", err, errlen) == -1)
 		return -1;
-	if (ag_prune(ag, now, err, errlen) == -1 || ag_done(ag, viruses, "delete viruses", err, errlen) == -1 ||
-	    ag_done(ag, wins, "delete windows", err, errlen) == -1 || ag_exec(ag, "COMMIT", err, errlen) == -1) {
-		ag_rollback(ag);
-		return -1;
-	}
-	return 0;
+	int rc = ag_prune(ag, now, err, errlen) == -1 ||
+		 ag_done(ag, viruses, "delete viruses", err, errlen) == -1 ||
+		 ag_done(ag, wins, "delete windows", err, errlen) == -1 ? -1 : 0;
+	return ag_end(ag, rc, err, errlen);
 }
 
 /* ag_copy_text - a column into a fixed buffer, cut at its size */
@@ -684,13 +679,10 @@ static int ag_close_window(struct alertagg *ag, sqlite3_int64 id, time_t now, ch
 	sqlite3_bind_int64(win, 1, id);
 	if (ag_exec(ag, "BEGIN IMMEDIATE", err, errlen) == -1)
 		return -1;
-	if (ag_done(ag, viruses, "delete viruses", err, errlen) == -1 ||
-	    ag_done(ag, win, "delete window", err, errlen) == -1 || ag_sent(ag, now, err, errlen) == -1 ||
-	    ag_exec(ag, "COMMIT", err, errlen) == -1) {
-		ag_rollback(ag);
-		return -1;
-	}
-	return 0;
+	int rc = ag_done(ag, viruses, "delete viruses", err, errlen) == -1 ||
+		 ag_done(ag, win, "delete window", err, errlen) == -1 ||
+		 ag_sent(ag, now, err, errlen) == -1 ? -1 : 0;
+	return ag_end(ag, rc, err, errlen);
 }
 
 /* ag_hand_off - build the summary of w, give it to fn; 1 if fn took it, 0 if not, -1 on error */

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,25 +135,18 @@ static void test_utf8_stops_at_nul(void **state)
 	}
 }
 
-/* tt_date, tt_host - what the writer wrote, as a malloc'd string */
-static char *tt_date(time_t when)
+/* tt_written - what text_put_date(when), or text_put_msgid_host(host), wrote */
+static char *tt_written(bool date, time_t when, const char *host)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *fp = open_memstream(&buf, &len);
-	assert_non_null(fp);
-	text_put_date(fp, when);
-	assert_int_equal(fclose(fp), 0);
-	return buf;
-}
 
-static char *tt_host(const char *host)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *fp = open_memstream(&buf, &len);
 	assert_non_null(fp);
-	text_put_msgid_host(fp, host);
+	if (date)
+		text_put_date(fp, when);
+	else
+		text_put_msgid_host(fp, host);
 	assert_int_equal(fclose(fp), 0);
 	return buf;
 }
@@ -170,7 +164,7 @@ static void test_put_date(void **state)
 	};
 	(void)state;
 	for (size_t i = 0; i < NELEM(rows); i++) {
-		char *got = tt_date(rows[i].when);
+		char *got = tt_written(true, rows[i].when, NULL);
 		assert_string_equal(got, rows[i].want);
 		free(got);
 	}
@@ -182,7 +176,7 @@ static void test_put_date_unconvertible(void **state)
 	(void)state;
 	if (sizeof(time_t) < 8)
 		skip();
-	char *got = tt_date((time_t)INT64_MAX);
+	char *got = tt_written(true, (time_t)INT64_MAX, NULL);
 	assert_string_equal(got, "Thu, 01 Jan 1970 00:00:00 +0000");
 	free(got);
 }
@@ -202,7 +196,7 @@ static void test_put_msgid_host(void **state)
 	};
 	(void)state;
 	for (size_t i = 0; i < NELEM(rows); i++) {
-		char *got = tt_host(rows[i].host);
+		char *got = tt_written(false, 0, rows[i].host);
 		assert_string_equal(got, rows[i].want);
 		free(got);
 	}
@@ -215,7 +209,7 @@ static void test_put_msgid_host_cap(void **state)
 	(void)state;
 	memset(host, 'a', sizeof(host) - 1);
 	host[sizeof(host) - 1] = '\0';
-	char *got = tt_host(host);
+	char *got = tt_written(false, 0, host);
 	assert_int_equal(strlen(got), TEXT_HOST_MAX);
 	free(got);
 }

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -127,6 +128,11 @@ static int qcli_audit(struct qcli *q, const char *cmd, const char *rcpts, const 
 		fprintf(stderr, "klaxon quarantine: open %s: %s\n", path, strerror(errno));
 		return -1;
 	}
+	/* Like everything in the quarantine, the log belongs to the daemon's user, who owns the directory. */
+	struct stat dst;
+	if (geteuid() == 0 && stat(q->cfg->quarantine_dir, &dst) == 0 && dst.st_uid != 0 &&
+	    fchown(fd, dst.st_uid, dst.st_gid) == -1)
+		fprintf(stderr, "klaxon quarantine: fchown %s: %s\n", path, strerror(errno));
 	int rc = durable_write_all(fd, line, (size_t)n, err, sizeof(err));
 	if (rc == -1)
 		fprintf(stderr, "klaxon quarantine: %s: %s\n", path, err);

@@ -14,6 +14,7 @@
 #include "filter.h"
 #include "filter_api.h"
 #include "log.h"
+#include "quarantine.h"
 #include "rebuild.h"
 
 /* The part actions and the rebuild operations are the same list. */
@@ -304,10 +305,11 @@ static void fp_undo_copy(struct snapshot *snap, struct pipeline_result *r)
 {
 	if (r->quarantine_id[0] == '\0')
 		return;
-	char path[4200];
-	snprintf(path, sizeof(path), "%s/%s.kq", snap->cfg->quarantine_dir, r->quarantine_id);
-	if (remove(path) == 0)
+	char err[400];
+	if (quarantine_delete(snap->cfg->quarantine_dir, r->quarantine_id, err, sizeof(err)) == 0)
 		r->quarantine_id[0] = '\0';
+	else
+		log_warn("quarantine copy %s not undone: %s", r->quarantine_id, err);
 }
 
 /* filter_policy_decide - see filter_policy.h */

@@ -112,7 +112,7 @@ static void fp_fallback(struct snapshot *snap, const struct envelope *env, struc
 }
 
 /* fp_rebuild - apply the part actions to a new body; -1 if the message was refused or failed */
-static int fp_rebuild(struct snapshot *snap, struct intake *in, struct pipeline_result *r)
+static int fp_rebuild(struct intake *in, struct pipeline_result *r)
 {
 	const struct filter_outcome *fo = &r->fo;
 	char err[400];
@@ -138,7 +138,6 @@ static int fp_rebuild(struct snapshot *snap, struct intake *in, struct pipeline_
 	fp_set_reply(r, "554", "5.6.0", "Message rejected: its MIME structure is ambiguous and cannot be modified safely",
 		     "554", "5.6.0");
 	rebuild_out_clear(&r->rebuilt);
-	(void)snap;
 	return -1;
 }
 
@@ -170,7 +169,7 @@ static void fp_accept(struct snapshot *snap, const struct envelope *env, struct 
 		      struct pipeline_result *r)
 {
 	r->action = ACTION_ACCEPT;
-	if (r->fo.parts_changed && fp_rebuild(snap, in, r) == -1)
+	if (r->fo.parts_changed && fp_rebuild(in, r) == -1)
 		return;
 	if (r->verdict != VERDICT_VIRUS && r->verdict != VERDICT_LIMIT)
 		return;

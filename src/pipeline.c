@@ -256,9 +256,12 @@ static void pipeline_unquarantine(struct snapshot *snap, struct pipeline_result 
  * pipeline_alert_counted - true when the aggregator (alertagg.h) counts this
  * viral copy into its source's window instead of an alert of its own. Any
  * doubt (no aggregator, another verdict, a failed note) means an alert.
+ * *noted says whether a note went in, so that only then is it forgotten.
  */
-static bool pipeline_alert_counted(const struct envelope *env, const struct pipeline_result *r)
+static bool pipeline_alert_counted(const struct envelope *env, const struct pipeline_result *r,
+				   bool *noted)
 {
+	*noted = false;
 	if (r->verdict != VERDICT_VIRUS)
 		return false;
 	struct alertagg *ag = alertagg_global();
@@ -271,15 +274,16 @@ static bool pipeline_alert_counted(const struct envelope *env, const struct pipe
 			  &d, err, sizeof(err)) == -1)
 		log_warn("%s: alert aggregation failed, alerting for this message: %s",
 			 env->queue_id ? env->queue_id : "NOQUEUE", err);
+	else
+		*noted = true;
 	alertagg_close(ag);
 	return d == ALERTAGG_COUNTED;
 }
 
-/* pipeline_act - quarantine and alert as the cell says, keeping the no-loss rules */
 /* pipeline_alert_forget - the message is tempfailed: its note must not count, its retry alerts */
-static void pipeline_alert_forget(const struct envelope *env, const struct pipeline_result *r)
+static void pipeline_alert_forget(const struct envelope *env)
 {
-	struct alertagg *ag = r->verdict == VERDICT_VIRUS ? alertagg_global() : NULL;
+	struct alertagg *ag = alertagg_global();
 	if (ag == NULL)
 		return;
 	const struct alertagg_source src = {env->client_addr, env->auth_user, env->origin};
@@ -289,9 +293,12 @@ static void pipeline_alert_forget(const struct envelope *env, const struct pipel
 	alertagg_close(ag);
 }
 
+/* pipeline_act - quarantine and alert as the cell says, keeping the no-loss rules */
 static void pipeline_act(struct snapshot *snap, const struct envelope *env, struct spool *spool,
 			 struct policy_cell cell, struct pipeline_result *r)
 {
+	bool noted = false;
+
 	if (cell.quarantine &&
 	    pipeline_quarantine_copy(snap, env, spool, pipeline_quarantine_class(r->verdict), r) == -1) {
 		if (r->action == ACTION_DISCARD) {
@@ -302,7 +309,7 @@ static void pipeline_act(struct snapshot *snap, const struct envelope *env, stru
 		log_warn("%s: optional quarantine copy failed: %s", env->queue_id ? env->queue_id : "NOQUEUE",
 			 r->detail);
 	}
-	if (cell.alert && pipeline_alert_counted(env, r)) {
+	if (cell.alert && pipeline_alert_counted(env, r, &noted)) {
 		/* The window's summary will tell; the log says alert=counted. */
 		snprintf(r->alert_id, sizeof(r->alert_id), "counted");
 		return;
@@ -310,7 +317,8 @@ static void pipeline_act(struct snapshot *snap, const struct envelope *env, stru
 	if (cell.alert && pipeline_alert_note(snap, env, NULL, NULL, r) == -1) {
 		if (r->quarantine_id[0])
 			pipeline_unquarantine(snap, r);
-		pipeline_alert_forget(env, r);
+		if (noted) /* a failed note counted nothing: forgetting would undo another message's */
+			pipeline_alert_forget(env);
 		pipeline_fail(r, "alert spool unavailable", NULL);
 	}
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <lauxlib.h>
 
@@ -638,18 +639,6 @@ static void fa_early_push(lua_State *L, void *arg)
 	}
 }
 
-/* fa_ascii_ieq - equal, ignoring ASCII case (the locale has no say) */
-static bool fa_ascii_ieq(const char *a, const char *b)
-{
-	for (; *a != '\0' && *b != '\0'; a++, b++) {
-		char x = *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a') : *a;
-		char y = *b >= 'A' && *b <= 'Z' ? (char)(*b - 'A' + 'a') : *b;
-		if (x != y)
-			return false;
-	}
-	return *a == *b;
-}
-
 /* fa_early_pull - status word [, text [, code [, dsn]]], checked into c->res */
 static void fa_early_pull(lua_State *L, int nres, void *arg)
 {
@@ -669,7 +658,7 @@ static void fa_early_pull(lua_State *L, int nres, void *arg)
 	const char *word = lua_tolstring(L, base, &len);
 	int kind = -1;
 	for (int k = FILTER_EARLY_CONTINUE; k <= FILTER_EARLY_DISCARD; k++)
-		if (strlen(word) == len && fa_ascii_ieq(word, filter_early_kind_name((enum filter_early_kind)k)))
+		if (strlen(word) == len && strcasecmp(word, filter_early_kind_name((enum filter_early_kind)k)) == 0)
 			kind = k;
 	if (kind < 0) {
 		char shown[33];

@@ -55,6 +55,7 @@ enum ag_stmt {
 	AG_DROP_WIN,
 	AG_UNBUMP,
 	AG_UNSENT,
+	AG_COUNT,
 	AG_NSTMT
 };
 
@@ -79,6 +80,7 @@ static const char *const ag_sql[AG_NSTMT] = {
 	[AG_DROP_WIN] = "DELETE FROM win WHERE id = ?1",
 	[AG_UNBUMP] = "UPDATE win SET count = count - 1, alerted = max(alerted - 1, 0) WHERE id = ?1",
 	[AG_UNSENT] = "DELETE FROM sent WHERE rowid = (SELECT max(rowid) FROM sent)",
+	[AG_COUNT] = "SELECT count FROM win WHERE id = ?1",
 };
 
 static const char ag_schema[] =
@@ -503,13 +505,10 @@ static int ag_forget_tx(struct alertagg *ag, const struct alertagg_source *src, 
 	if (ag_done(ag, st, "forget sent", err, errlen) == -1)
 		return -1;
 	/* The window's own count decides: a window that only held this message goes. */
-	sqlite3_stmt *cq;
-	if (sqlite3_prepare_v2(ag->db, "SELECT count FROM win WHERE id = ?1", -1, &cq, NULL) != SQLITE_OK)
-		return ag_fail(ag, "prepare count", err, errlen);
-	sqlite3_bind_int64(cq, 1, id);
-	if (sqlite3_step(cq) == SQLITE_ROW)
-		count = sqlite3_column_int64(cq, 0);
-	sqlite3_finalize(cq);
+	st = ag_stmt(ag, AG_COUNT);
+	sqlite3_bind_int64(st, 1, id);
+	if (ag_int(ag, st, &count, "select count", err, errlen) == -1)
+		return -1;
 	if (count > 1) {
 		st = ag_stmt(ag, AG_UNBUMP);
 		sqlite3_bind_int64(st, 1, id);

@@ -85,7 +85,7 @@ static int alert_put_subject(FILE *fp, const struct alert_info *info)
 	return 0;
 }
 
-/* alert_put_from_to - From and To; only the alert list ever receives an alert */
+/* alert_put_from_to - From and To; only the addresses in to ever receive what is written */
 static void alert_put_from_to(FILE *fp, const char *from, const char *const *to, size_t nto)
 {
 	fputs("From: ", fp);
@@ -99,16 +99,16 @@ static void alert_put_from_to(FILE *fp, const char *from, const char *const *to,
 	fputc('\n', fp);
 }
 
-/* alert_put_trailer - Date, Message-ID and the fixed fields that end an alert's header */
-static void alert_put_trailer(FILE *fp, time_t when, const char *msgid, const char *hostname)
+/* alert_put_trailer - Date, Message-ID and the fixed fields that end a header (RFC 3834 keyword) */
+static void alert_put_trailer(FILE *fp, time_t when, const char *msgid, const char *hostname,
+			      const char *auto_submitted)
 {
 	fputs("Date: ", fp);
 	text_put_date(fp, when);
 	fprintf(fp, "\nMessage-ID: <%s@", msgid);
 	text_put_msgid_host(fp, hostname);
-	fputs(">\n"
-	      "Auto-Submitted: auto-generated\n"
-	      "MIME-Version: 1.0\n"
+	fprintf(fp, ">\nAuto-Submitted: %s\n", auto_submitted);
+	fputs("MIME-Version: 1.0\n"
 	      "Content-Type: text/plain; charset=utf-8\n"
 	      "Content-Transfer-Encoding: 8bit\n"
 	      "\n",
@@ -121,7 +121,7 @@ static int alert_put_headers(FILE *fp, const struct alert_info *info, const char
 	alert_put_from_to(fp, info->from, info->to, info->nto);
 	if (alert_put_subject(fp, info) == -1)
 		return -1;
-	alert_put_trailer(fp, info->when, msgid, info->hostname);
+	alert_put_trailer(fp, info->when, msgid, info->hostname, "auto-generated");
 	return 0;
 }
 
@@ -247,22 +247,9 @@ static int alert_put_notice(FILE *fp, const void *arg, const char *msgid)
 {
 	const struct alert_notice *n = arg;
 
-	fputs("From: ", fp);
-	alert_put_clean(fp, n->from, ALERT_HEADER_MAX, true);
-	fputs("\nTo: ", fp);
-	alert_put_clean(fp, n->to, ALERT_HEADER_MAX, true);
-	fputs("\nSubject: Notice about your message", fp);
-	fputs("\nDate: ", fp);
-	text_put_date(fp, n->when);
-	fprintf(fp, "\nMessage-ID: <%s@", msgid);
-	text_put_msgid_host(fp, n->hostname);
-	fputs(">\n"
-	      "Auto-Submitted: auto-replied\n"
-	      "MIME-Version: 1.0\n"
-	      "Content-Type: text/plain; charset=utf-8\n"
-	      "Content-Transfer-Encoding: 8bit\n"
-	      "\n",
-	      fp);
+	alert_put_from_to(fp, n->from, &n->to, 1);
+	fputs("Subject: Notice about your message\n", fp);
+	alert_put_trailer(fp, n->when, msgid, n->hostname, "auto-replied");
 	alert_put_clean(fp, n->text, ALERT_BODY_MAX, false);
 	fputs("\n\n", fp);
 	alert_put_field(fp, "Subject:", n->subject);
@@ -418,7 +405,7 @@ static int alert_put_summary(FILE *fp, const void *arg, const char *msgid)
 
 	alert_put_from_to(fp, s->from, s->to, s->nto);
 	alert_put_summary_subject(fp, s);
-	alert_put_trailer(fp, s->when, msgid, s->hostname);
+	alert_put_trailer(fp, s->when, msgid, s->hostname, "auto-generated");
 	alert_put_summary_body(fp, s);
 	return 0;
 }

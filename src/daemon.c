@@ -70,22 +70,13 @@ struct daemon_alert_state {
 	unsigned spooled;
 };
 
-/* daemon_from - alert_from, or klaxon@hostname */
-static void daemon_from(const struct snapshot *snap, char *out, size_t outlen)
-{
-	if (snap->cfg->alert_from[0])
-		snprintf(out, outlen, "%s", snap->cfg->alert_from);
-	else
-		snprintf(out, outlen, "klaxon@%s", snap->hostname);
-}
-
 /* daemon_spool_summary - alertagg_summary_fn: compose a window's summary, spool it under its key */
 static int daemon_spool_summary(const struct alertagg_summary *s, void *arg)
 {
 	struct daemon_alert_state *st = arg;
 	const struct config *cfg = st->snap->cfg;
 	char from[320], label[200], err[512];
-	daemon_from(st->snap, from, sizeof(from));
+	snapshot_alert_from(st->snap, from, sizeof(from));
 	const struct alert_summary_info info = {
 		.key = s->key, .label = s->label, .client_addr = s->client_addr, .auth_user = s->auth_user,
 		.origin = s->origin, .count = s->count, .alerted = s->alerted, .first = s->first,

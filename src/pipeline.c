@@ -210,10 +210,7 @@ int pipeline_alert_note(struct snapshot *snap, const struct envelope *env, const
 {
 	const struct config *cfg = snap->cfg;
 	char from[320];
-	if (cfg->alert_from[0])
-		snprintf(from, sizeof(from), "%s", cfg->alert_from);
-	else
-		snprintf(from, sizeof(from), "klaxon@%s", snap->hostname);
+	snapshot_alert_from(snap, from, sizeof(from));
 	struct alert_info info = {
 		.env = env,
 		.subject = r->subject,

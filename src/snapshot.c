@@ -213,3 +213,12 @@ void snapshot_slot_give(struct snapshot *s)
 {
 	sem_post(&s->slots);
 }
+
+/* snapshot_alert_from - alert_from, or klaxon@hostname */
+void snapshot_alert_from(const struct snapshot *s, char *out, size_t outlen)
+{
+	if (s->cfg->alert_from[0])
+		snprintf(out, outlen, "%s", s->cfg->alert_from);
+	else
+		snprintf(out, outlen, "klaxon@%s", s->hostname);
+}

@@ -24,6 +24,9 @@
  *	max_concurrent_scans slots; it returns -1 if none came free, and the
  *	message is then tempfailed, never dropped.
  *
+ *	snapshot_alert_from() writes the From of the mail klaxon writes itself
+ *	(alerts, summaries, notices): alert_from, or klaxon@ this host's name.
+ *
  *	snapshot_wait_idle() waits until no snapshot is pinned (no message in
  *	flight), for a clean stop; it returns how many pins are left.
  *
@@ -66,6 +69,7 @@ void snapshot_release(struct snapshot *s);
 void snapshot_discard(struct snapshot *s);   /* built, never installed */
 unsigned snapshot_wait_idle(unsigned timeout_s);
 int snapshot_slot_take(struct snapshot *s);
+void snapshot_alert_from(const struct snapshot *s, char *out, size_t outlen);
 void snapshot_slot_give(struct snapshot *s);
 
 #endif

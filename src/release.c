@@ -208,7 +208,7 @@ static int release_parse(char *line, char **id, time_t *until)
 	return 0;
 }
 
-/* release_read - the token's line at dirfd/name; -1 if missing or unreadable */
+/* release_read - the token's line at dirfd/name (name a path with AT_FDCWD); -1 if unreadable */
 static int release_read(int dirfd, const char *name, char *buf, size_t len)
 {
 	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -235,20 +235,18 @@ static int release_read(int dirfd, const char *name, char *buf, size_t len)
 /* release_check - is there a token for this body that is still good at now? */
 bool release_check(const char *qdir, const char *hash, time_t now, char *id_out, size_t idlen)
 {
-	char dir[PATH_MAX];
+	char path[PATH_MAX];
 	char line[RELEASE_TOKEN_MAX];
-	char err[64];
 	char *id;
 	time_t until;
 
-	if (!release_hash_ok(hash) || release_dir(qdir, dir, sizeof(dir), err, sizeof(err)) == -1)
+	if (!release_hash_ok(hash))
 		return false;
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd == -1)
-		return false;
-	int rc = release_read(dfd, hash, line, sizeof(line));
-	(void)close(dfd);
-	if (rc == -1 || release_parse(line, &id, &until) == -1 || now > until)
+	/* The message path: one open(2) of the token itself, no directory handle. */
+	int n = snprintf(path, sizeof(path), "%s/" RELEASE_SUBDIR "/%s", qdir, hash);
+	if (n < 0 || (size_t)n >= sizeof(path) ||
+	    release_read(AT_FDCWD, path, line, sizeof(line)) == -1 ||
+	    release_parse(line, &id, &until) == -1 || now > until)
 		return false;
 	if (id_out != NULL && idlen > 0)
 		snprintf(id_out, idlen, "%s", id);

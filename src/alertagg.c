@@ -471,8 +471,9 @@ static int ag_note_tx(struct alertagg *ag, const struct alertagg_source *src, co
 	sqlite3_int64 id = 0;
 	bool room = false;
 
+	/* No prune here: ag_room() counts only the last hour, and alertagg_due() prunes every round. */
 	ag_source_key(src, skey, sizeof(skey));
-	if (ag_prune(ag, now, err, errlen) == -1 || ag_find(ag, skey, now, &id, err, errlen) == -1)
+	if (ag_find(ag, skey, now, &id, err, errlen) == -1)
 		return -1;
 	if (id != 0) {
 		if (ag_bump(ag, id, now, err, errlen) == -1)

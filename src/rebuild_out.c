@@ -38,22 +38,19 @@
  */
 #include "rebuild.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
-#include <unistd.h>
 
+#include "ident.h"
 #include "mimehdr.h"
 #include "rebuild_int.h"
 #include "text.h"
 
 #define RB_BOUNDARY_PREFIX "=_klaxon_"
-#define RB_BOUNDARY_RANDOM 16 /* bytes, 32 hex digits */
+#define RB_BOUNDARY_HEX 32 /* random hex digits */
 #define RB_BOUNDARY_TRIES 8
 
 /* ------------------------------------------------------------ buffers */
@@ -416,51 +413,6 @@ void rb_wrap(const struct rb_ctx *c, struct rb_buf *o, const char *bnd)
 
 /* ----------------------------------------------------------- boundary */
 
-/* rb_urandom - n random bytes from /dev/urandom (no getrandom() in this kernel) */
-static int rb_urandom(struct rb_ctx *c, unsigned char *buf, size_t n)
-{
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	if (fd == -1) {
-		snprintf(c->err, c->errlen, "rebuild: open /dev/urandom: %s", strerror(errno));
-		return -1;
-	}
-	for (size_t got = 0; got < n;) {
-		ssize_t k = read(fd, buf + got, n - got);
-		if (k == -1 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			snprintf(c->err, c->errlen, "rebuild: read /dev/urandom: %s",
-				 k == 0 ? "end of file" : strerror(errno));
-			(void)close(fd);
-			return -1;
-		}
-		got += (size_t)k;
-	}
-	if (close(fd) == -1) {
-		snprintf(c->err, c->errlen, "rebuild: close /dev/urandom: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* rb_random - n random bytes */
-static int rb_random(struct rb_ctx *c, unsigned char *buf, size_t n)
-{
-	for (size_t got = 0; got < n;) {
-		ssize_t k = getrandom(buf + got, n - got, 0);
-		if (k == -1 && errno == EINTR)
-			continue;
-		if (k == -1 && errno == ENOSYS)
-			return rb_urandom(c, buf, n);
-		if (k == -1) {
-			snprintf(c->err, c->errlen, "rebuild: getrandom: %s", strerror(errno));
-			return -1;
-		}
-		got += (size_t)k;
-	}
-	return 0;
-}
-
 /* rb_part_boundary - the boundary parameter of multipart part i's first Content-Type, or NULL */
 static char *rb_part_boundary(const struct rb_ctx *c, size_t i, bool *oom)
 {
@@ -510,14 +462,15 @@ static bool rb_clash(const struct rb_ctx *c, const char *bnd, bool *oom)
 /* rb_boundary - a new boundary that clashes with nothing; -1 with err (refused: none found) */
 int rb_boundary(struct rb_ctx *c, char *bnd, size_t len, bool *refused)
 {
+	size_t o = strlen(RB_BOUNDARY_PREFIX);
+
+	if (o + RB_BOUNDARY_HEX >= len)
+		return rb_fail(c, "no room for a boundary");
+	memcpy(bnd, RB_BOUNDARY_PREFIX, o);
 	for (int t = 0; t < RB_BOUNDARY_TRIES; t++) {
-		unsigned char r[RB_BOUNDARY_RANDOM];
-		bool oom = false;
-		if (rb_random(c, r, sizeof(r)) == -1)
+		if (ident_hex(bnd + o, RB_BOUNDARY_HEX, c->err, c->errlen) == -1)
 			return -1;
-		size_t o = (size_t)snprintf(bnd, len, "%s", RB_BOUNDARY_PREFIX);
-		for (size_t i = 0; i < sizeof(r) && o + 2 < len; i++)
-			o += (size_t)snprintf(bnd + o, len - o, "%02x", r[i]);
+		bool oom = false;
 		bool clash = rb_clash(c, bnd, &oom);
 		if (oom)
 			return rb_fail(c, "out of memory");

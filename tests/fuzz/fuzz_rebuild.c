@@ -20,7 +20,7 @@
  * ambiguity flag, holding every kept leaf's bytes (its SHA-256, as many
  * times as before). Everything is freed, so LeakSanitizer sees leaks.
  */
-// fuzz-sources: src/rebuild.c src/rebuild_out.c src/mime.c src/mime_head.c src/mime_tree.c src/decode.c src/mimehdr.c src/text.c
+// fuzz-sources: src/rebuild.c src/rebuild_out.c src/ident.c src/mime.c src/mime_head.c src/mime_tree.c src/decode.c src/mimehdr.c src/text.c
 // fuzz-pkgs: libcrypto
 #include <stdbool.h>
 #include <stdint.h>

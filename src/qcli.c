@@ -35,6 +35,7 @@
 #include "qindex.h"
 #include "quarantine.h"
 #include "release.h"
+#include "text.h"
 #include "util.h"
 
 /* Options, as bits, so each command's row says which it takes. */
@@ -85,18 +86,12 @@ static void qcli_usage(FILE *fp)
 /* Output helpers                                                      */
 /* ------------------------------------------------------------------ */
 
-/* qcli_utf8_len - length of a UTF-8 sequence at s that is safe to show (no C1 controls), or 0 */
+/* qcli_utf8_len - a well-formed UTF-8 character at s that is safe to show (no C1 control), or 0 */
 static size_t qcli_utf8_len(const unsigned char *s, size_t avail)
 {
-	size_t n = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
-						  : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+	size_t n = text_utf8_len(s, avail);
 
-	if (n == 0 || n > avail || (s[0] == 0xc2 && s[1] < 0xa0))
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
+	return n == 2 && s[0] == 0xc2 && s[1] < 0xa0 ? 0 : n;
 }
 
 /*

@@ -577,10 +577,11 @@ static int qindex_insert(struct qindex *ix, struct qindex_writer *w,
 /* qindex_file_gone - true if dir/<id>.kq no longer exists (deleted since we listed it) */
 static bool qindex_file_gone(const struct qindex *ix, const char *id)
 {
-	char path[PATH_MAX + QUARANTINE_ID_MAX + 8];
+	char path[PATH_MAX], why[128];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/%s.kq", ix->dir, id);
+	if (quarantine_path(path, sizeof(path), ix->dir, id, why, sizeof(why)) == -1)
+		return false; /* in doubt, keep the row */
 	return lstat(path, &st) == -1 && errno == ENOENT;
 }
 

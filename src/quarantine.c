@@ -25,7 +25,8 @@
 #include "ident.h"
 #include "mime.h"
 
-/* The format in three strings; quarantine_read.c has the same three. */
+/* The format in three strings; quarantine_read.c has the first two, and
+ * quarantine_path() below is the one maker of an entry's file name. */
 #define QUARANTINE_MAGIC "KLAXON-QUARANTINE 1\n"
 #define QUARANTINE_END "\nKLAXON-END "
 #define QUARANTINE_SUFFIX ".kq"
@@ -224,20 +225,29 @@ int quarantine_class_parse(const char *name)
 	return -1;
 }
 
+/* quarantine_path - dir/<id>.kq, refusing ids that could name another path */
+int quarantine_path(char *buf, size_t len, const char *dir, const char *id, char *err,
+		    size_t errlen)
+{
+	if (!ident_valid(id)) {
+		snprintf(err, errlen, "quarantine entry: bad id \"%.64s\"", id);
+		return -1;
+	}
+	int n = snprintf(buf, len, "%s/%s" QUARANTINE_SUFFIX, dir, id);
+	if (n < 0 || (size_t)n >= len) {
+		snprintf(err, errlen, "quarantine entry in %s: %s", dir, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	return 0;
+}
+
 /* quarantine_delete - unlink dir/<id>.kq and make the removal survive a crash */
 int quarantine_delete(const char *dir, const char *id, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 
-	if (!ident_valid(id)) {
-		snprintf(err, errlen, "quarantine_delete: bad id \"%.64s\"", id);
+	if (quarantine_path(path, sizeof(path), dir, id, err, errlen) == -1)
 		return -1;
-	}
-	int n = snprintf(path, sizeof(path), "%s/%s" QUARANTINE_SUFFIX, dir, id);
-	if (n < 0 || (size_t)n >= sizeof(path)) {
-		snprintf(err, errlen, "quarantine_delete %s: %s", dir, strerror(ENAMETOOLONG));
-		return -1;
-	}
 	if (unlink(path) == -1) {
 		snprintf(err, errlen, "unlink %s: %s", path, strerror(errno));
 		return -1;

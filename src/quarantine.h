@@ -10,6 +10,7 @@
  *	quarantine_entry_clear(&e);
  *	quarantine_list(dir, fn, arg, err, errlen);     every entry id
  *	quarantine_delete(dir, id, err, errlen);
+ *	quarantine_path(buf, len, dir, id, err, errlen);  dir/<id>.kq
  *
  * DESCRIPTION
  *	quarantine_store() writes one entry, dir/<id>.kq, through the durable
@@ -51,7 +52,10 @@
  *	returns the raw message itself. quarantine_delete() unlinks an entry
  *	and fsyncs the directory. quarantine_list() calls fn for the id of
  *	every "<id>.kq" in the directory (never temp files, which the durable
- *	recipe names differently), in no particular order.
+ *	recipe names differently), in no particular order. quarantine_path()
+ *	is the entry's file name, dir/<id>.kq, for an id that ident_valid()
+ *	accepts (so it cannot name another path); every function here that
+ *	takes an id goes through it.
  *
  *	The directory is created with mode 0700 if missing; entries are 0600.
  *
@@ -138,6 +142,8 @@ int quarantine_read_message(const char *dir, const struct quarantine_entry *e, c
 			    size_t *len, char *err, size_t errlen);       /* caller frees *msg */
 void quarantine_entry_clear(struct quarantine_entry *e);
 int quarantine_delete(const char *dir, const char *id, char *err, size_t errlen);
+int quarantine_path(char *buf, size_t len, const char *dir, const char *id, char *err,
+		    size_t errlen);
 int quarantine_list(const char *dir, quarantine_list_fn fn, void *arg, char *err, size_t errlen);
 
 #endif

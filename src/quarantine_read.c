@@ -23,12 +23,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ident.h"
-
-/* The format in three strings; quarantine.c has the same three. */
+/* The format in two strings; quarantine.c has the same two (and the file name). */
 #define QUARANTINE_MAGIC "KLAXON-QUARANTINE 1\n"
 #define QUARANTINE_END "\nKLAXON-END "
-#define QUARANTINE_SUFFIX ".kq"
 /* Far above any real header block; stops a garbage file from being read forever. */
 #define QUARANTINE_HEADER_MAX (4u << 20)
 #define QUARANTINE_ONE SIZE_MAX
@@ -72,22 +69,6 @@ struct quarantine_head {
 	off_t body;                     /* where the raw message starts */
 	struct quarantine_entry *entry; /* NULL when only checking */
 };
-
-/* quarantine_path - dir/<id>.kq, refusing ids that could name another path */
-static int quarantine_path(char *buf, size_t len, const char *dir, const char *id,
-			   const char *caller, char *err, size_t errlen)
-{
-	if (!ident_valid(id)) {
-		snprintf(err, errlen, "%s: bad id \"%.64s\"", caller, id);
-		return -1;
-	}
-	int n = snprintf(buf, len, "%s/%s" QUARANTINE_SUFFIX, dir, id);
-	if (n < 0 || (size_t)n >= len) {
-		snprintf(err, errlen, "%s %s: %s", caller, dir, strerror(ENAMETOOLONG));
-		return -1;
-	}
-	return 0;
-}
 
 /* quarantine_parse_size - strict decimal, no sign, no spaces, no overflow */
 static int quarantine_parse_size(const char *s, unsigned long long *out)
@@ -290,12 +271,12 @@ static const char *quarantine_check_tail(FILE *fp, int fd, const char *id,
 
 /* quarantine_scan - parse dir/<id>.kq into head (and head->entry) and prove it whole */
 static int quarantine_scan(const char *dir, const char *id, struct quarantine_head *head,
-			   const char *caller, char *err, size_t errlen)
+			   char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	char detail[256] = "";
 
-	if (quarantine_path(path, sizeof(path), dir, id, caller, err, errlen) == -1)
+	if (quarantine_path(path, sizeof(path), dir, id, err, errlen) == -1)
 		return -1;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd == -1) {
@@ -325,7 +306,7 @@ int quarantine_entry_check(const char *dir, const char *id, char *err, size_t er
 {
 	struct quarantine_head head = { 0 };
 
-	return quarantine_scan(dir, id, &head, "quarantine_entry_check", err, errlen);
+	return quarantine_scan(dir, id, &head, err, errlen);
 }
 
 /* quarantine_fill_absent - fields an older writer did not write read as empty, never NULL */
@@ -347,7 +328,7 @@ int quarantine_read(const char *dir, const char *id, struct quarantine_entry *e,
 	struct quarantine_head head = { .entry = e };
 
 	memset(e, 0, sizeof(*e));
-	if (quarantine_scan(dir, id, &head, "quarantine_read", err, errlen) == -1) {
+	if (quarantine_scan(dir, id, &head, err, errlen) == -1) {
 		quarantine_entry_clear(e);
 		return -1;
 	}
@@ -359,7 +340,7 @@ int quarantine_read(const char *dir, const char *id, struct quarantine_entry *e,
 	/* The id carries the same second, so an entry with a bad time field still sorts. */
 	if (!head.have_time && quarantine_parse_time(id, "%Y%m%dT%H%M%SZ", '-', &e->when) == -1)
 		e->when = 0;
-	memcpy(e->id, id, strlen(id) + 1); /* ident_valid() bounds it below QUARANTINE_ID_MAX */
+	memcpy(e->id, id, strlen(id) + 1); /* quarantine_path() bounds it below QUARANTINE_ID_MAX */
 	e->size = head.size;
 	e->body_offset = (long long)head.body;
 	return 0;
@@ -412,8 +393,7 @@ int quarantine_read_message(const char *dir, const struct quarantine_entry *e, c
 
 	*msg = NULL;
 	*len = 0;
-	if (quarantine_path(path, sizeof(path), dir, e->id, "quarantine_read_message", err,
-			    errlen) == -1)
+	if (quarantine_path(path, sizeof(path), dir, e->id, err, errlen) == -1)
 		return -1;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd == -1) {

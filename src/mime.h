@@ -60,6 +60,12 @@
  *	The top-level header block (bytes up to the blank line, capped at the
  *	header limit) is kept in m->header_block, so it can be scanned too.
  *
+ *	mime_field_name() is the parser's rule for a header line: the length
+ *	of its field name (up to the first colon, trailing blanks dropped,
+ *	every byte printable ASCII), 0 when the line is no field; *colon is
+ *	then the colon's offset. Code that edits header fields the parser
+ *	read (rebuild.h) uses it to see the same fields.
+ *
  *	Raw byte ranges. Each part records where it lies in the input, as
  *	offsets from the first byte fed, so that a message can be rebuilt
  *	from its raw bytes with parts cut out (rebuild.h):
@@ -254,5 +260,6 @@ const char *mime_flag_name(enum mime_flag f);      /* "duplicate-content-type", 
 size_t mime_flags_format(unsigned flags, char *buf, size_t len); /* "a,b,c" */
 const char *mime_limit_name(enum mime_limit_kind k);                 /* "depth", ... */
 const char *mime_cte_name(enum mime_cte c);
+size_t mime_field_name(const char *line, size_t n, size_t *colon); /* 0: not a field */
 
 #endif

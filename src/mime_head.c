@@ -176,6 +176,22 @@ static void mime_header_bytes(struct mime_parser *p, size_t part, const char *s,
 		mime_tree_flag(p, part, fl);
 }
 
+/* mime_field_name - see mime.h */
+size_t mime_field_name(const char *s, size_t n, size_t *colon)
+{
+	const char *c = memchr(s, ':', n);
+	if (c == NULL)
+		return 0;
+	size_t nl = (size_t)(c - s);
+	while (nl > 0 && (s[nl - 1] == ' ' || s[nl - 1] == '\t'))
+		nl--;
+	for (size_t i = 0; i < nl; i++)
+		if ((unsigned char)s[i] <= 32 || (unsigned char)s[i] >= 127)
+			return 0;
+	*colon = (size_t)(c - s);
+	return nl;
+}
+
 static enum mime_hline mime_header_line1(struct mime_parser *p, struct mime_layer *L, const char *s,
 					 size_t n, size_t eoln);
 
@@ -221,14 +237,8 @@ static enum mime_hline mime_header_line1(struct mime_parser *p, struct mime_laye
 			mime_field_append(p, L, n, s, n);
 		return HL_MORE;
 	}
-	const char *colon = memchr(s, ':', n);
-	size_t nl = colon ? (size_t)(colon - s) : 0;
-	while (nl > 0 && (s[nl - 1] == ' ' || s[nl - 1] == '\t'))
-		nl--;
-	bool ok = nl > 0;
-	for (size_t i = 0; i < nl && ok; i++)
-		ok = (unsigned char)s[i] > 32 && (unsigned char)s[i] < 127;
-	if (!ok) {
+	size_t colon = 0, nl = mime_field_name(s, n, &colon);
+	if (nl == 0) {
 		if (top && L->nlines == 0 && n >= 5 && memcmp(s, "From ", 5) == 0) {
 			mime_tree_header_block(p, s, n + eoln);
 			return HL_MORE;
@@ -243,7 +253,7 @@ static enum mime_hline mime_header_line1(struct mime_parser *p, struct mime_laye
 	h->field = mime_field_kind(s, nl);
 	h->ftotal = 0;
 	h->flen = 0;
-	size_t voff = (size_t)(colon - s) + 1;
+	size_t voff = colon + 1;
 	mime_field_append(p, L, n, s + voff, n - voff);
 	return HL_MORE;
 }

@@ -168,7 +168,7 @@ static void rb_warning_part(struct rb_buf *o, const char *text, const char *def)
 struct rb_field {
 	size_t start, end;
 	size_t name;      /* length of its name, 0 for a line that is not a field */
-	size_t value;     /* offset of the byte after the colon */
+	size_t value;     /* offset of the byte after the colon (if name > 0) */
 };
 
 /* rb_line_end - the offset after the line at pos (after its LF, or n) */
@@ -184,19 +184,10 @@ static bool rb_field_next(const char *h, size_t n, size_t *pos, struct rb_field 
 	if (*pos >= n)
 		return false;
 	size_t e = rb_line_end(h, n, *pos);
+	size_t colon = 0;
 	f->start = *pos;
-	f->name = 0;
-	const char *colon = memchr(h + f->start, ':', e - f->start);
-	if (colon != NULL) {
-		size_t nl = (size_t)(colon - (h + f->start));
-		while (nl > 0 && (h[f->start + nl - 1] == ' ' || h[f->start + nl - 1] == '\t'))
-			nl--;
-		bool ok = nl > 0;
-		for (size_t i = 0; i < nl && ok; i++)
-			ok = (unsigned char)h[f->start + i] > 32 && (unsigned char)h[f->start + i] < 127;
-		f->name = ok ? nl : 0;
-		f->value = (size_t)(colon - h) + 1;
-	}
+	f->name = mime_field_name(h + f->start, e - f->start, &colon);
+	f->value = f->start + colon + 1;
 	while (e < n && (h[e] == ' ' || h[e] == '\t'))
 		e = rb_line_end(h, n, e);
 	f->end = e;

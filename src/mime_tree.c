@@ -204,23 +204,16 @@ void mime_tree_header_block(struct mime_parser *p, const char *s, size_t n)
 
 /*
  * mime_tree_raw_end - part's body ends at raw offset end (the start of the
- * line ending before a delimiter), unless it ended already. A header that
- * never ended ends there too; the clamps keep start <= body <= end when the
- * delimiter's line ending is the blank line or the delimiter line before.
+ * line ending before a delimiter), unless it ended already; never before
+ * the part starts, when the delimiter's line ending is the delimiter line
+ * before. mime_tree_raw_settle() brings raw_body into [start, end] later.
  */
 void mime_tree_raw_end(struct mime_parser *p, size_t part, size_t end)
 {
 	struct mime_part *pt = &p->m->parts[part];
 
-	if (pt->raw_end != MIME_RAW_NONE)
-		return;
-	if (end < pt->raw_start)
-		end = pt->raw_start;
-	pt->raw_end = end;
-	if (pt->raw_body == MIME_RAW_NONE || pt->raw_body > end)
-		pt->raw_body = end;
-	if (pt->raw_body < pt->raw_start)
-		pt->raw_body = pt->raw_start;
+	if (pt->raw_end == MIME_RAW_NONE)
+		pt->raw_end = end > pt->raw_start ? end : pt->raw_start;
 }
 
 /*

@@ -201,10 +201,8 @@ const void *spool_map(struct spool *sp, size_t *len, char *err, size_t errlen)
 		snprintf(err, errlen, "spool: message over the size limit was not stored");
 		return NULL;
 	}
-	if (sp->fd == -1) {
-		*len = sp->len;
-		return sp->buf ? sp->buf : "";
-	}
+	if (sp->fd == -1)
+		return spool_memory(sp, len);
 	if (sp->map != NULL) {
 		*len = sp->maplen;
 		return sp->map;

@@ -97,7 +97,8 @@ struct mime_layer {
 	unsigned long nlines;
 	unsigned eolseen; /* 1: CRLF, 2: LF */
 
-	/* Raw offsets, kept by layer 0 only (the others read decoded bytes). */
+	/* Raw offsets. Every layer counts them (cheaper than asking which layer it is);
+	 * only layer 0's are read, as the others read decoded bytes. */
 	size_t pos;         /* offset of the next byte to be read as a line */
 	size_t lstart;      /* offset of the line being processed */
 	size_t prev_eoln;   /* line ending length of the line before it */

@@ -254,10 +254,7 @@ static void fp_notify_sender(struct snapshot *snap, const struct envelope *env, 
 		return;
 	}
 	char from[320], err[400], id[QUARANTINE_ID_MAX];
-	if (snap->cfg->alert_from[0])
-		snprintf(from, sizeof(from), "%s", snap->cfg->alert_from);
-	else
-		snprintf(from, sizeof(from), "klaxon@%s", snap->hostname);
+	snapshot_alert_from(snap, from, sizeof(from));
 	struct alert_notice an = {
 		.from = from, .to = env->sender, .subject = r->subject, .text = n->text,
 		.queue_id = env->queue_id, .hostname = snap->hostname, .when = time(NULL),
@@ -299,18 +296,6 @@ static int fp_notices(struct snapshot *snap, const struct envelope *env, struct 
 	return 0;
 }
 
-/* fp_undo_copy - a tempfail after the copy: the retry makes a new one */
-static void fp_undo_copy(struct snapshot *snap, struct pipeline_result *r)
-{
-	if (r->quarantine_id[0] == '\0')
-		return;
-	char err[400];
-	if (quarantine_delete(snap->cfg->quarantine_dir, r->quarantine_id, err, sizeof(err)) == 0)
-		r->quarantine_id[0] = '\0';
-	else
-		log_warn("quarantine copy %s not undone: %s", r->quarantine_id, err);
-}
-
 /* filter_policy_decide - see filter_policy.h */
 void filter_policy_decide(struct snapshot *snap, const struct envelope *env, struct intake *in,
 			  struct pipeline_result *r)
@@ -346,7 +331,7 @@ void filter_policy_decide(struct snapshot *snap, const struct envelope *env, str
 	if (fp_copy(snap, env, in, r) == -1)
 		return;
 	if (fp_notices(snap, env, r) == -1) {
-		fp_undo_copy(snap, r);
+		pipeline_unquarantine(snap, r); /* the retry makes a new copy */
 		pipeline_fail(r, "alert spool unavailable", NULL);
 		pipeline_reply(snap->cfg, r);
 	}

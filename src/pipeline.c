@@ -241,12 +241,15 @@ int pipeline_alert_note(struct snapshot *snap, const struct envelope *env, const
 }
 
 /* pipeline_unquarantine - undo a copy whose message will come back on retry */
-static void pipeline_unquarantine(struct snapshot *snap, struct pipeline_result *r)
+void pipeline_unquarantine(struct snapshot *snap, struct pipeline_result *r)
 {
-	char path[4200];
-	snprintf(path, sizeof(path), "%s/%s.kq", snap->cfg->quarantine_dir, r->quarantine_id);
-	if (unlink(path) == 0)
+	char err[400];
+	if (r->quarantine_id[0] == '\0')
+		return;
+	if (quarantine_delete(snap->cfg->quarantine_dir, r->quarantine_id, err, sizeof(err)) == 0)
 		r->quarantine_id[0] = '\0';
+	else
+		log_warn("quarantine copy %s not undone: %s", r->quarantine_id, err);
 }
 
 /*
@@ -312,8 +315,7 @@ static void pipeline_act(struct snapshot *snap, const struct envelope *env, stru
 		return;
 	}
 	if (cell.alert && pipeline_alert_note(snap, env, NULL, NULL, r) == -1) {
-		if (r->quarantine_id[0])
-			pipeline_unquarantine(snap, r);
+		pipeline_unquarantine(snap, r);
 		if (noted) /* a failed note counted nothing: forgetting would undo another message's */
 			pipeline_alert_forget(env);
 		pipeline_fail(r, "alert spool unavailable", NULL);

@@ -113,6 +113,7 @@ int pipeline_quarantine_copy(struct snapshot *snap, const struct envelope *env, 
 int pipeline_alert_note(struct snapshot *snap, const struct envelope *env, const char *note,
 			const char *outcome, struct pipeline_result *r);
 const char *pipeline_quarantine_class(enum verdict v);
+void pipeline_unquarantine(struct snapshot *snap, struct pipeline_result *r);
 void pipeline_fail(struct pipeline_result *r, const char *reason, const char *detail);
 void pipeline_reply(const struct config *cfg, struct pipeline_result *r);
 void pipeline_inspect(struct snapshot *snap, struct intake *in, struct pipeline_result *r);

@@ -298,7 +298,7 @@ static int fp_notices(struct snapshot *snap, const struct envelope *env, struct 
 
 /* filter_policy_decide - see filter_policy.h */
 void filter_policy_decide(struct snapshot *snap, const struct envelope *env, struct intake *in,
-			  struct pipeline_result *r)
+			  const struct pipeline_early *early, struct pipeline_result *r)
 {
 	if (fp_run(snap, env, in, r) == -1) {
 		pipeline_reply(snap->cfg, r);
@@ -322,6 +322,11 @@ void filter_policy_decide(struct snapshot *snap, const struct envelope *env, str
 	case FILTER_MSG_ACCEPT:
 		fp_accept(snap, env, in, r);
 		break;
+	}
+	if (early && early->discard && r->action == ACTION_ACCEPT) {
+		r->action = ACTION_DISCARD; /* the copy below comes first; notices see the discard */
+		rebuild_out_clear(&r->rebuilt);
+		fp_note(r, "%s", early->why);
 	}
 	if (r->action == ACTION_TEMPFAIL) {
 		if (r->rcode[0] == '\0')

@@ -4,7 +4,7 @@
  *
  * SYNOPSIS
  *	(inside pipeline_run, after the scan, when snap->filter is set)
- *	filter_policy_decide(snap, env, intake, r);
+ *	filter_policy_decide(snap, env, intake, early, r);
  *	... r->action, the reply, r->fo (edits to apply), r->rebuilt (new body) ...
  *
  * DESCRIPTION
@@ -34,6 +34,9 @@
  *	    all); if it cannot be written, 4xx.
  *	  - A body edit that cannot be made safely (ambiguous MIME): 554
  *	    5.6.0, the message goes back to the sender whole.
+ *	  - An early callback's discard (early->discard, may be NULL) turns
+ *	    the filter's accept into a discard before anything else happens,
+ *	    so the copy is made and no notice treats the message as accepted.
  *	  - Notices go out only after the decision, and not at all on a
  *	    tempfail (the retry would repeat them). Administrator notices are
  *	    alerts to alert_to. Sender notices pass
@@ -53,6 +56,6 @@
 #include "snapshot.h"
 
 void filter_policy_decide(struct snapshot *snap, const struct envelope *env, struct intake *in,
-			  struct pipeline_result *r);
+			  const struct pipeline_early *early, struct pipeline_result *r);
 
 #endif

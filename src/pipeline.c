@@ -527,9 +527,11 @@ void pipeline_run(struct snapshot *snap, const struct envelope *env, struct inta
 	if (pipeline_released(snap, spool, r))
 		r->action = ACTION_ACCEPT; /* an administrator looked at this body and let it go */
 	/* Error and oversize mean the message was not read: the filter cannot judge it. */
-	else if (snap->filter && r->verdict != VERDICT_ERROR && r->verdict != VERDICT_OVERSIZE)
-		filter_policy_decide(snap, env, in, r);
-	else
+	else if (snap->filter && r->verdict != VERDICT_ERROR && r->verdict != VERDICT_OVERSIZE) {
+		/* The filter path applies an early discard itself, before its notices go out. */
+		filter_policy_decide(snap, env, in, early, r);
+		early = NULL;
+	} else
 		pipeline_builtin(snap, env, spool, r);
 	if (early && early->discard)
 		pipeline_early_discard(snap, env, spool, early, r);

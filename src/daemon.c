@@ -31,7 +31,7 @@
 #define DAEMON_STOP_GRACE 20
 /* Milliseconds between alert rounds: a window's summary goes out this soon after the window ends. */
 #define DAEMON_ALERT_ROUND_MS 2000
-/* Milliseconds at least between rounds, however often the milter kicks (every counted copy does). */
+/* Milliseconds at least between rounds, however often the milter kicks (an alert per message in a flood). */
 #define DAEMON_ALERT_GAP_MS 200
 
 /* Shared with the alert thread; set before threads start or under daemon_lock. */

@@ -311,7 +311,7 @@ static void pipeline_act(struct snapshot *snap, const struct envelope *env, stru
 	}
 	if (cell.alert && pipeline_alert_counted(env, r, &noted)) {
 		/* The window's summary will tell; the log says alert=counted. */
-		snprintf(r->alert_id, sizeof(r->alert_id), "counted");
+		r->alert_counted = true;
 		return;
 	}
 	if (cell.alert && pipeline_alert_note(snap, env, NULL, NULL, r) == -1) {
@@ -580,7 +580,8 @@ void pipeline_log(const struct envelope *env, unsigned long long size, const str
 		 reason[0] ? " why=\"" : "", reason, reason[0] ? "\"" : "", filt,
 		 policy_action_name(r->action), r->released_id[0] ? " released=" : "", r->released_id,
 		 r->quarantine_id[0] ? " quarantine=" : "", r->quarantine_id,
-		 r->alert_id[0] ? " alert=" : "", r->alert_id, r->elapsed_ms, r->detail[0] ? " detail=\"" : "",
+		 r->alert_id[0] || r->alert_counted ? " alert=" : "", r->alert_counted ? "counted" : r->alert_id,
+		 r->elapsed_ms, r->detail[0] ? " detail=\"" : "",
 		 r->detail, r->detail[0] ? "\"" : "");
 }
 

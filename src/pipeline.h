@@ -25,8 +25,9 @@
  *	     is the caller's business: the daemon's retry thread or check's
  *	     flush). With the daemon's aggregator (alertagg.h) a viral message
  *	     from a source already alerted about in its window is only counted
- *	     (alert_id "counted"); the window's summary tells. If spooling
- *	     fails the message is tempfailed, its quarantine copy removed and
+ *	     (alert_counted, and no alert_id: nothing wakes the alert thread);
+ *	     the window's summary tells. If spooling fails the message is
+ *	     tempfailed, its quarantine copy removed and
  *	     its note forgotten, so the retry neither duplicates nor loses.
  *	Any error on the way gives ACTION_TEMPFAIL with reply_tempfail, a
  *	short public reason for the SMTP reply and the detail for the log.
@@ -83,6 +84,7 @@ struct pipeline_result {
 	char detail[512];              /* the full story, for the log */
 	char quarantine_id[QUARANTINE_ID_MAX];
 	char alert_id[QUARANTINE_ID_MAX];
+	bool alert_counted;            /* no alert of its own: counted into its source's window */
 	char released_id[QUARANTINE_ID_MAX]; /* accepted because this entry was released (release.h) */
 	char subject[256];             /* sanitised, for log and alert */
 	long elapsed_ms;

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alert.h"
@@ -492,14 +491,12 @@ static void pipeline_early_discard(struct snapshot *snap, const struct envelope 
  */
 static bool pipeline_released(struct snapshot *snap, struct spool *spool, struct pipeline_result *r)
 {
-	char dir[4200], hash[RELEASE_HASH_LEN], err[300];
-	struct stat st;
+	char hash[RELEASE_HASH_LEN], err[300];
 	if (r->verdict == VERDICT_ERROR || r->verdict == VERDICT_OVERSIZE ||
 	    (r->verdict == VERDICT_CLEAN && snap->filter == NULL))
 		return false;
-	snprintf(dir, sizeof(dir), "%s/released", snap->cfg->quarantine_dir);
-	if (stat(dir, &st) == -1)
-		return false; /* nothing was ever released: no hashing on the hot path */
+	if (!release_pending(snap->cfg->quarantine_dir, time(NULL)))
+		return false; /* no release open: no hashing on the per-message path */
 	size_t len;
 	const char *raw = spool_map(spool, &len, err, sizeof(err));
 	if (raw == NULL)

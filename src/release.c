@@ -274,6 +274,37 @@ static bool release_stale(int dfd, const char *name, time_t now)
 }
 
 /* release_prune - remove expired tokens (and crash leftovers) from quarantine_dir/released */
+/*
+ * release_pending - is any token still good? The daemon asks this before it
+ * hashes a message, so that a body is hashed only while a release is open.
+ * Expired tokens it meets are removed on the way (best effort, no fsync: one
+ * that comes back after a crash is expired still), so the question stays a
+ * readdir of an empty directory once the release window has passed.
+ */
+bool release_pending(const char *qdir, time_t now)
+{
+	char dir[PATH_MAX], err[64];
+	bool live = false;
+
+	if (release_dir(qdir, dir, sizeof(dir), err, sizeof(err)) == -1)
+		return false;
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return false; /* nothing was ever released (or the directory is unreadable: no token counts) */
+	int dfd = dirfd(d);
+	for (struct dirent *de; !live && (de = readdir(d)) != NULL;) {
+		/* Temp files are skipped: release_mark() renames its token into place before the submission. */
+		if (!release_hash_ok(de->d_name))
+			continue;
+		if (release_stale(dfd, de->d_name, now))
+			(void)unlinkat(dfd, de->d_name, 0);
+		else
+			live = true;
+	}
+	(void)closedir(d);
+	return live;
+}
+
 int release_prune(const char *qdir, time_t now, unsigned *removed, char *err, size_t errlen)
 {
 	char dir[PATH_MAX];

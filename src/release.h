@@ -25,6 +25,9 @@
  *	same body from anyone else within the window is that same content.
  *	Tokens are not consumed (a message to several recipients may come
  *	back more than once); release_prune() removes expired ones.
+ *	release_pending() says whether any token is still good (removing the
+ *	expired ones it meets), so the daemon hashes bodies only while a
+ *	release is open.
  *
  * ERRORS
  *	0, or -1 with err. release_check() is false on any error.
@@ -45,6 +48,7 @@ void release_body_hash(const char *msg, size_t len, char hash[RELEASE_HASH_LEN])
 int release_mark(const char *qdir, const char *hash, const char *id, const char *who, time_t until,
 		 char *err, size_t errlen);
 bool release_check(const char *qdir, const char *hash, time_t now, char *id_out, size_t idlen);
+bool release_pending(const char *qdir, time_t now);
 int release_prune(const char *qdir, time_t now, unsigned *removed, char *err, size_t errlen);
 
 #endif

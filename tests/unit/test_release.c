@@ -202,6 +202,23 @@ static void age_file(const char *path, time_t when)
 }
 
 /* prune: expired and damaged tokens and old temp files go; live tokens, young temps, strangers stay. */
+/* release_pending: only a good token counts; expired ones are removed on the way */
+static void test_pending(void **state)
+{
+	struct fixture *f = *state;
+	time_t now = time(NULL);
+	char path[PATH_MAX * 2];
+
+	assert_false(release_pending(f->root, now)); /* no directory yet */
+	assert_int_equal(release_mark(f->root, EMPTY_SHA, ID2, "root", now - 10, f->err, sizeof(f->err)), 0);
+	assert_false(release_pending(f->root, now));
+	snprintf(path, sizeof(path), "%s/%s", f->released, EMPTY_SHA);
+	assert_int_equal(access(path, F_OK), -1); /* the expired token went */
+	assert_int_equal(release_mark(f->root, BODY_SHA, ID1, "root", now + 60, f->err, sizeof(f->err)), 0);
+	assert_true(release_pending(f->root, now));
+	assert_false(release_pending(f->root, now + 61));
+}
+
 static void test_prune(void **state)
 {
 	struct fixture *f = *state;
@@ -256,6 +273,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hash_ignores_cr_and_header),
 		cmocka_unit_test_setup_teardown(test_mark_and_check, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expired_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),

@@ -8,21 +8,13 @@
 
 #include "filter.h"
 #include "filter_api.h"
+#include "filter_policy.h"
 #include "json.h"
 #include "log.h"
 
-/* check_filter_stop - an early reply, or a filter error, as the message's result */
-static bool check_filter_stop(struct snapshot *snap, const char *cb, enum filter_status fs, const char *err,
-			      const struct filter_early_result *res, struct pipeline_result *r)
+/* check_filter_stop - an early reject or tempfail as the message's result */
+static bool check_filter_stop(const struct filter_early_result *res, struct pipeline_result *r)
 {
-	if (fs != FILTER_OK && fs != FILTER_UNDEFINED) {
-		char line[480];
-		snprintf(line, sizeof(line), "%.*s", (int)strcspn(err, "\n"), err);
-		log_warn("%s %s: %s", cb, filter_status_name(fs), line);
-		pipeline_tempfail_reply(snap->cfg, "policy filter error", r);
-		snprintf(r->detail, sizeof(r->detail), "%s", line);
-		return true;
-	}
 	if (res->kind != FILTER_EARLY_REJECT && res->kind != FILTER_EARLY_TEMPFAIL)
 		return false;
 	memset(r, 0, sizeof(*r));
@@ -39,15 +31,14 @@ static bool check_filter_one(struct snapshot *snap, const char *cb, const struct
 {
 	if (*done || !filter_prog_defines(snap->filter, cb))
 		return false;
-	struct filter_state *st;
-	struct filter_early_result res = {0};
+	struct filter_early_result res;
 	char err[1024];
-	enum filter_status fs = FILTER_ERROR;
-	if (filter_pool_get(snap->filter_pool, &st, err, sizeof(err)) == 0) {
-		fs = filter_api_early(st, cb, a, &res, snap->cfg->filter_instruction_budget, err, sizeof(err));
-		filter_pool_put(snap->filter_pool, st);
+	if (filter_policy_early(snap, a->queue_id ? a->queue_id : "NOQUEUE", cb, a, &res, err, sizeof(err)) == -1) {
+		pipeline_tempfail_reply(snap->cfg, "policy filter error", r);
+		snprintf(r->detail, sizeof(r->detail), "%.*s", (int)sizeof(r->detail) - 1, err);
+		return true;
 	}
-	if (check_filter_stop(snap, cb, fs, err, &res, r))
+	if (check_filter_stop(&res, r))
 		return true;
 	if (res.kind == FILTER_EARLY_ACCEPT)
 		*done = true;

@@ -296,6 +296,27 @@ static int fp_notices(struct snapshot *snap, const struct envelope *env, struct 
 	return 0;
 }
 
+/* filter_policy_early - see filter_policy.h */
+int filter_policy_early(struct snapshot *snap, const char *qid, const char *callback,
+			const struct filter_early_args *a, struct filter_early_result *res, char *err,
+			size_t errlen)
+{
+	struct filter_state *st;
+	memset(res, 0, sizeof(*res));
+	if (filter_pool_get(snap->filter_pool, &st, err, errlen) == -1) {
+		log_warn("%s: %s: policy filter unavailable: %s", qid, callback, err);
+		return -1;
+	}
+	enum filter_status fs = filter_api_early(st, callback, a, res, snap->cfg->filter_instruction_budget, err,
+						 errlen);
+	filter_pool_put(snap->filter_pool, st);
+	if (fs == FILTER_OK || fs == FILTER_UNDEFINED)
+		return 0;
+	err[strcspn(err, "\n")] = '\0'; /* the first line is "FILE:LINE: message" */
+	log_warn("%s: %s %s: %s", qid, callback, filter_status_name(fs), err);
+	return -1;
+}
+
 /* filter_policy_decide - see filter_policy.h */
 void filter_policy_decide(struct snapshot *snap, const struct envelope *env, struct intake *in,
 			  const struct pipeline_early *early, struct pipeline_result *r)

@@ -44,6 +44,12 @@
  *	Header and envelope edits are left in r->fo for the milter to apply on
  *	accept; the new body and top-level header changes in r->rebuilt.
  *
+ *	filter_policy_early() runs one early callback (filter_api_early()) on
+ *	a state from the pool: 0 with res filled (continue when undefined), or
+ *	-1, logged, with err's first line ("FILE:LINE: message"), when the
+ *	pool or the filter failed; the caller then answers 4xx. What the
+ *	result means is the caller's: the milter and `klaxon check`.
+ *
  * THREAD SAFETY
  *	As pipeline_run(). Logs the filter's errors and refused notices.
  */
@@ -51,10 +57,14 @@
 #define KLAXON_FILTER_POLICY_H
 
 #include "envelope.h"
+#include "filter_api.h"
 #include "intake.h"
 #include "pipeline.h"
 #include "snapshot.h"
 
+int filter_policy_early(struct snapshot *snap, const char *qid, const char *callback,
+			const struct filter_early_args *a, struct filter_early_result *res, char *err,
+			size_t errlen);
 void filter_policy_decide(struct snapshot *snap, const struct envelope *env, struct intake *in,
 			  const struct pipeline_early *early, struct pipeline_result *r);
 

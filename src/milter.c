@@ -14,6 +14,7 @@
 #include "envelope.h"
 #include "filter.h"
 #include "filter_api.h"
+#include "filter_policy.h"
 #include "log.h"
 #include "origin.h"
 #include "pipeline.h"
@@ -121,19 +122,10 @@ static sfsistat milter_early(SMFICTX *ctx, struct snapshot *snap, struct milter_
 	    conn->early_done || (m && m->early_done))
 		return SMFIS_CONTINUE;
 	const char *qid = m && m->queue_id[0] ? m->queue_id : "NOQUEUE";
-	struct filter_state *st;
 	struct filter_early_result res;
 	char err[1024];
-	if (filter_pool_get(snap->filter_pool, &st, err, sizeof(err)) == -1)
-		return milter_tempfail(ctx, "policy filter unavailable", err);
-	enum filter_status fs = filter_api_early(st, cb, a, &res, snap->cfg->filter_instruction_budget, err,
-						 sizeof(err));
-	filter_pool_put(snap->filter_pool, st);
-	if (fs != FILTER_OK && fs != FILTER_UNDEFINED) {
-		err[strcspn(err, "\n")] = '\0';
-		log_warn("%s: %s %s: %s", qid, cb, filter_status_name(fs), err);
+	if (filter_policy_early(snap, qid, cb, a, &res, err, sizeof(err)) == -1)
 		return milter_tempfail(ctx, "policy filter error", err);
-	}
 	if (res.kind != FILTER_EARLY_CONTINUE)
 		log_info("%s: %s: %s%s%s%s%s", qid, cb, filter_early_kind_name(res.kind), res.code[0] ? " " : "",
 			 res.code, res.dsn[0] ? " " : "", res.dsn);
